@@ -270,7 +270,7 @@ func TestPinPositions(t *testing.T) {
 		}
 	}
 	wantMsgs(t, &l, "user:q1*", "assistant:a1", "user:q2", "assistant:a2*") // nothing changed
-	if err := l.Unpin(-1, 1); err != nil {                                    // unpinning an unpinned one is fine
+	if err := l.Unpin(-1, 1); err != nil {                                  // unpinning an unpinned one is fine
 		t.Fatal(err)
 	}
 	wantMsgs(t, &l, "user:q1*", "assistant:a1", "user:q2", "assistant:a2")
