@@ -1,0 +1,341 @@
+package display
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonbchat/gonbchat/display/markdown"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
+)
+
+const shortDoc = "# 标题\n\n第一段，含有 `code` 和 [链接](https://go.dev)。\n\n- 一\n- 二\n  - 三\n\n```go\nfmt.Println(\"你好\")\n```\n\n最后一段 $x^2$。\n"
+
+func htmlOf(t *testing.T, m msg) string {
+	t.Helper()
+	h, ok := m.d.Data[protocol.MIMETextHTML].(string)
+	if !ok {
+		t.Fatalf("message without text/html: %+v", m.d)
+	}
+	return h
+}
+
+// checkFinal checks the common shape of a finished cell's messages and returns them.
+func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
+	t.Helper()
+	msgs := r.rec.messages()
+	if len(msgs) < 2 {
+		t.Fatalf("%d messages, want at least thinking and final", len(msgs))
+	}
+	id := r.cell.ID()
+	if !strings.HasPrefix(id, "gonbchat-") {
+		t.Errorf("id %q", id)
+	}
+	if msgs[0].d.DisplayID != id || !strings.Contains(htmlOf(t, msgs[0]), "thinking…") {
+		t.Errorf("first message is not the thinking indicator on %s: %+v", id, msgs[0].d)
+	}
+	var final msg
+	for _, m := range msgs {
+		if m.d.DisplayID != id && m.d.DisplayID != id+"-js" {
+			t.Fatalf("message on display id %q, want %q", m.d.DisplayID, id)
+		}
+		if m.d.DisplayID == id {
+			final = m
+		}
+	}
+	want := markdown.New().Render(r.src)
+	if meta.Interrupted {
+		want += interruptedHTML
+	}
+	if got := htmlOf(t, final); got != want {
+		t.Errorf("final text/html differs from the full render:\n got %.300q\nwant %.300q", got, want)
+	}
+	if got := final.d.Data[protocol.MIMETextPlain]; got != r.src {
+		t.Errorf("final text/plain = %.100q, want the source", got)
+	}
+	g, ok := final.d.Metadata["gonbchat"].(map[string]any)
+	if !ok {
+		t.Fatalf("final metadata %v", final.d.Metadata)
+	}
+	usage := g["usage"].(map[string]any)
+	if g["model"] != meta.Model || g["response_id"] != meta.ResponseID || g["source"] != meta.Source ||
+		g["interrupted"] != meta.Interrupted || usage["input_tokens"] != meta.InputTokens ||
+		usage["output_tokens"] != meta.OutputTokens || usage["total_tokens"] != meta.TotalTokens {
+		t.Errorf("final metadata %v, want %+v", g, meta)
+	}
+	if g["updates"] != len(msgs) || r.cell.Updates() != len(msgs) {
+		t.Errorf("metadata updates %v, Updates() %d, messages %d", g["updates"], r.cell.Updates(), len(msgs))
+	}
+	if r.cell.Text() != r.src {
+		t.Errorf("Text() = %.100q", r.cell.Text())
+	}
+	return msgs
+}
+
+var testMeta = Meta{Model: "gpt-test", ResponseID: "resp_1", InputTokens: 12, OutputTokens: 345, TotalTokens: 357, Source: "offline"}
+
+func TestReplaceStream(t *testing.T) {
+	src := shortDoc
+	r := simulate(t, src, splitDeltas(src, 1), 50, Replace, 0, testMeta)
+	msgs := checkFinal(t, r, testMeta)
+	if r.cell.Mode() != Replace {
+		t.Fatalf("mode %v", r.cell.Mode())
+	}
+	// 2.7 s of stream: the paced updates are many more than thinking + final.
+	if len(msgs) < 5 {
+		t.Errorf("only %d messages for a paced stream", len(msgs))
+	}
+	for _, m := range msgs[1 : len(msgs)-1] {
+		if got, want := htmlOf(t, m), Render(src[:m.covered]); got != want {
+			t.Errorf("update at %d bytes shows %.200q, want %.200q", m.covered, got, want)
+		}
+	}
+	if lag := r.maxLag(250 * time.Millisecond); lag > 250*time.Millisecond {
+		t.Errorf("max lag %v", lag)
+	}
+}
+
+func TestFirstDeltaShownAtOnce(t *testing.T) {
+	for _, mode := range []Mode{Replace, Append} {
+		clk := newSimClock()
+		rec := &recorder{clock: clk}
+		c := NewCell(WithSink(rec), WithClock(clk), WithMode(mode))
+		clk.Advance(3 * time.Second) // a slow model: nothing for 3 s
+		c.Write("你好")
+		msgs := rec.messages()
+		if len(msgs) != 2 || !strings.Contains(htmlOf(t, msgs[1]), "你好") || !msgs[1].at.Equal(clk.Now()) {
+			t.Fatalf("%v: first delta not shown at once: %d messages", mode, len(msgs))
+		}
+	}
+}
+
+// A delta followed by silence is shown by the timer, within the maximum lag.
+func TestLoneDeltaFlushedByTimer(t *testing.T) {
+	for _, mode := range []Mode{Replace, Append} {
+		clk := newSimClock()
+		rec := &recorder{clock: clk}
+		c := NewCell(WithSink(rec), WithClock(clk), WithMode(mode))
+		c.Write("第一")
+		clk.Advance(10 * time.Millisecond)
+		written := clk.Now()
+		c.Write("第二")
+		if n := len(rec.messages()); n != 2 {
+			t.Fatalf("%v: second delta sent before the interval: %d messages", mode, n)
+		}
+		clk.Advance(10 * time.Second)
+		msgs := rec.messages()
+		last := msgs[len(msgs)-1]
+		if len(msgs) != 3 || last.at.Sub(written) > DefaultMaxLag || last.at.Sub(written) <= 0 {
+			t.Fatalf("%v: %d messages, last at +%v", mode, len(msgs), last.at.Sub(written))
+		}
+		if h := htmlOf(t, last); !strings.Contains(h, "第一第二") {
+			t.Fatalf("%v: timer update shows %q", mode, h)
+		}
+		c.Close(Meta{})
+	}
+}
+
+func TestCloseWithoutWrite(t *testing.T) {
+	for _, mode := range []Mode{Replace, Append} {
+		r := simulate(t, "", nil, 50, mode, time.Second, testMeta)
+		msgs := checkFinal(t, r, testMeta)
+		if len(msgs) != 2 {
+			t.Errorf("%v: %d messages, want thinking and final", mode, len(msgs))
+		}
+		r.cell.Close(testMeta) // a second Close does nothing
+		r.cell.Write("late")
+		if n := len(r.rec.messages()); n != len(msgs) {
+			t.Errorf("%v: messages after Close", mode)
+		}
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	meta := testMeta
+	meta.Interrupted = true
+	src := "半句话，然后连接断了"
+	r := simulate(t, src, splitDeltas(src, 2), 50, Replace, 0, meta)
+	msgs := checkFinal(t, r, meta)
+	if h := htmlOf(t, msgs[len(msgs)-1]); !strings.Contains(h, "gonbchat-interrupted") {
+		t.Errorf("no interrupted marker in %q", h)
+	}
+}
+
+func TestIDsAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		c := NewCell(WithSink(&recorder{}))
+		if seen[c.ID()] {
+			t.Fatalf("duplicate id %s", c.ID())
+		}
+		seen[c.ID()] = true
+	}
+}
+
+// Append mode: applying the messages as a JavaScript frontend would always shows the HTML of
+// what was written, and ends exactly on the full render.
+func TestAppendReconstructs(t *testing.T) {
+	src := streamDoc(t)
+	for _, tps := range []float64{50, 200} {
+		r := simulate(t, src, splitDeltas(src, 7), tps, Append, time.Second, testMeta)
+		msgs := checkFinal(t, r, testMeta)
+		id := r.cell.ID()
+		var f frontend
+		ref := markdown.New().NewIncremental()
+		fed := 0
+		scripts := 0
+		for i, m := range msgs[:len(msgs)-1] {
+			f.apply(t, id, m)
+			if m.d.DisplayID == id+"-js" {
+				scripts++
+			}
+			if i == 0 || m.d.DisplayID == id && i == len(msgs)-2 && f.js == "" {
+				continue
+			}
+			if m.covered > fed {
+				ref.Append(src[fed:m.covered])
+				fed = m.covered
+			}
+			if got, want := f.visible(), ref.HTML(); got != want {
+				t.Fatalf("%v tps: after message %d (%d bytes) the frontend shows\n%.300q\nwant\n%.300q", tps, i, m.covered, got, want)
+			}
+		}
+		if got, want := f.visible(), Render(src); got != want {
+			t.Errorf("%v tps: the streamed result differs from the full render", tps)
+		}
+		if scripts < 10 {
+			t.Errorf("%v tps: only %d scripts", tps, scripts)
+		}
+		// The final full update replaces the container; the script output is emptied last.
+		last := msgs[len(msgs)-1]
+		if last.d.DisplayID != id+"-js" || htmlOf(t, last) != "" {
+			t.Errorf("%v tps: the script display is not emptied at the end", tps)
+		}
+		if lag := r.maxLag(250 * time.Millisecond); lag > 250*time.Millisecond {
+			t.Errorf("%v tps: max lag %v", tps, lag)
+		}
+	}
+}
+
+// The wire budget of the issue, in simulated time: deterministic, so a regression fails here.
+func TestWireBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams the long document four times")
+	}
+	src := streamDoc(t)
+	deltas := splitDeltas(src, 1)
+	seed := float64(seedWire(deltas))
+	for _, c := range []struct {
+		mode  Mode
+		tps   float64
+		ratio float64
+	}{{Replace, 50, 0.15}, {Replace, 200, 0.04}, {Append, 50, 0.02}, {Append, 200, 0.02}} {
+		if c.mode == Append && !rendererCommits(src) {
+			t.Logf("%v %v tps: skipped, display/markdown commits no blocks yet (append sends the whole tail)", c.mode, c.tps)
+			continue
+		}
+		r := simulate(t, src, deltas, c.tps, c.mode, 0, testMeta)
+		got := float64(r.wire()) / seed
+		t.Logf("%v %v tps: %d messages, wire %.0f B = %.2f%% of seed %.0f B, lag %v", c.mode, c.tps, len(r.rec.messages()), float64(r.wire()), 100*got, seed, r.maxLag(250*time.Millisecond))
+		if got > c.ratio {
+			t.Errorf("%v %v tps: wire is %.2f%% of the seed's, budget %.0f%%", c.mode, c.tps, 100*got, 100*c.ratio)
+		}
+		if lag := r.maxLag(250 * time.Millisecond); lag > 250*time.Millisecond {
+			t.Errorf("%v %v tps: max lag %v", c.mode, c.tps, lag)
+		}
+	}
+}
+
+func TestJSString(t *testing.T) {
+	for in, want := range map[string]string{
+		`</script><script>alert(1)</script>`: `"<\/script><script>alert(1)<\/script>"`,
+		"<!-- x -->":                          `"<\!-- x -->"`,
+		"a\"b\\c\n\u2028你":                    `"a\"b\\c\n\u2028你"`,
+		"<p>&amp;</p>":                        `"<p>&amp;<\/p>"`,
+	} {
+		if got := jsString(in); got != want {
+			t.Errorf("jsString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestAutoMode(t *testing.T) {
+	t.Setenv(EnvMode, "")
+	if m := NewCell(WithSink(&recorder{})).Mode(); m != Replace {
+		t.Errorf("auto with a test sink: %v", m)
+	}
+	if m := NewCell(WithSink(gonbSink{})).Mode(); m != Append {
+		t.Errorf("auto in a live session: %v", m)
+	}
+	t.Setenv(EnvMode, "replace")
+	if m := NewCell(WithSink(gonbSink{})).Mode(); m != Replace {
+		t.Errorf("GONBCHAT_DISPLAY=replace: %v", m)
+	}
+	t.Setenv(EnvMode, "append")
+	if m := NewCell(WithSink(&recorder{})).Mode(); m != Append {
+		t.Errorf("GONBCHAT_DISPLAY=append: %v", m)
+	}
+	if m := NewCell(WithSink(&recorder{}), WithMode(Replace)).Mode(); m != Replace {
+		t.Errorf("explicit Replace under GONBCHAT_DISPLAY=append: %v", m)
+	}
+}
+
+func TestWriterPlain(t *testing.T) {
+	var b bytes.Buffer
+	c := NewCell(WithWriter(&b))
+	for _, d := range splitDeltas(shortDoc[:len(shortDoc)-1], 3) {
+		c.Write(d)
+	}
+	c.Close(testMeta)
+	if b.String() != shortDoc {
+		t.Errorf("plain output %q", b.String())
+	}
+}
+
+// Writes, timer flushes and Close from several goroutines on the real clock (run with -race).
+func TestConcurrentRealClock(t *testing.T) {
+	for _, mode := range []Mode{Replace, Append} {
+		rec := &recorder{}
+		c := NewCell(WithSink(rec), WithMode(mode), WithInterval(time.Millisecond), WithMaxLag(2*time.Millisecond))
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 200 {
+					c.Write("字")
+					if i%50 == g {
+						time.Sleep(time.Millisecond)
+					}
+					_ = c.Text()
+					_ = c.Stats()
+				}
+			}()
+		}
+		wg.Wait()
+		c.Close(testMeta)
+		time.Sleep(5 * time.Millisecond) // a late timer must not send after Close
+		msgs := rec.messages()
+		final := msgs[len(msgs)-1]
+		if mode == Append {
+			final = msgs[len(msgs)-2]
+		}
+		if final.d.Data[protocol.MIMETextPlain] != strings.Repeat("字", 800) {
+			t.Errorf("%v: final text lost deltas", mode)
+		}
+		if len(msgs) < 3 {
+			t.Errorf("%v: %d messages", mode, len(msgs))
+		}
+	}
+}
+
+// rendererCommits reports whether display/markdown commits blocks of src while it streams
+// (append mode's saving depends on it).
+func rendererCommits(src string) bool {
+	inc := markdown.New().NewIncremental()
+	inc.Append(src)
+	committed, _ := inc.Blocks()
+	return len(committed) > 0
+}

@@ -1,0 +1,382 @@
+package display
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/janpfeifer/gonb/gonbui/protocol"
+)
+
+// simClock is a simulated Clock: time moves only when the test advances it, and timers run in
+// the advancing goroutine, in time order.
+type simClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	seq    int
+	timers []*simTimer
+}
+
+type simTimer struct {
+	c       *simClock
+	at      time.Time
+	seq     int
+	f       func()
+	stopped bool
+}
+
+func newSimClock() *simClock { return &simClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *simClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *simClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	t := &simTimer{c: c, at: c.now.Add(max(d, 0)), seq: c.seq, f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *simTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	for i, x := range t.c.timers {
+		if x == t {
+			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// AdvanceTo moves time to at, running every timer due on the way at its own time.
+func (c *simClock) AdvanceTo(at time.Time) {
+	for {
+		c.mu.Lock()
+		sort.Slice(c.timers, func(i, j int) bool {
+			if !c.timers[i].at.Equal(c.timers[j].at) {
+				return c.timers[i].at.Before(c.timers[j].at)
+			}
+			return c.timers[i].seq < c.timers[j].seq
+		})
+		if len(c.timers) == 0 || c.timers[0].at.After(at) {
+			if at.After(c.now) {
+				c.now = at
+			}
+			c.mu.Unlock()
+			return
+		}
+		t := c.timers[0]
+		c.timers = c.timers[1:]
+		if t.at.After(c.now) {
+			c.now = t.at
+		}
+		c.mu.Unlock()
+		t.f()
+	}
+}
+
+func (c *simClock) Advance(d time.Duration) { c.AdvanceTo(c.Now().Add(d)) }
+
+// msg is one message a Cell sent, as the recorder saw it.
+type msg struct {
+	at      time.Time
+	covered int // bytes of the source written when the message was sent
+	d       *protocol.DisplayData
+	wire    int // bytes of the iopub content as GoNB encodes it
+}
+
+// recorder is a Sink that records messages with the simulated time and how much of the source
+// had been written.
+type recorder struct {
+	mu      sync.Mutex
+	clock   *simClock
+	covered int
+	msgs    []msg
+}
+
+func (r *recorder) Send(d *protocol.DisplayData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var at time.Time
+	if r.clock != nil {
+		at = r.clock.Now()
+	}
+	r.msgs = append(r.msgs, msg{at: at, covered: r.covered, d: d, wire: wireSize(d)})
+}
+
+func (r *recorder) setCovered(n int) {
+	r.mu.Lock()
+	r.covered = n
+	r.mu.Unlock()
+}
+
+func (r *recorder) messages() []msg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]msg(nil), r.msgs...)
+}
+
+// wireSize is the size of the iopub content GoNB publishes for d: {"data":…,"metadata":…,
+// "transient":{"display_id":…}} encoded with Go's encoding/json (which escapes <, > and &).
+func wireSize(d *protocol.DisplayData) int {
+	data := map[string]any{}
+	for k, v := range d.Data {
+		data[string(k)] = v
+	}
+	meta := d.Metadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	b, err := json.Marshal(struct {
+		Data      map[string]any `json:"data"`
+		Metadata  map[string]any `json:"metadata"`
+		Transient map[string]any `json:"transient"`
+	}{data, meta, map[string]any{"display_id": d.DisplayID}})
+	if err != nil {
+		panic(err)
+	}
+	return len(b)
+}
+
+// seedWire is what the textbook approach sends for the same deltas: at every delta an update of
+// the display with the whole accumulated text as text/markdown (and IPython's text/plain repr of
+// a Markdown object), encoded likewise.
+func seedWire(deltas []string) (total int64) {
+	const plain = "<IPython.core.display.Markdown object>"
+	empty := wireSize(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
+		protocol.MIMETextMarkdown: "", protocol.MIMETextPlain: plain}, DisplayID: "0123456789abcdef0123456789abcdef"})
+	acc := 0 // escaped length of the accumulated text; escaping is per rune and deltas hold whole runes
+	for _, d := range deltas {
+		b, _ := json.Marshal(d)
+		acc += len(b) - 2
+		total += int64(empty + acc)
+	}
+	return total
+}
+
+// splitDeltas cuts src into deltas of 2 to 8 bytes (deterministic PRNG), never splitting a rune.
+func splitDeltas(src string, seed uint64) []string {
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	var out []string
+	for len(src) > 0 {
+		n := 2 + rng.IntN(7)
+		if n >= len(src) {
+			out = append(out, src)
+			break
+		}
+		cut := n
+		for cut > 0 && !utf8.RuneStart(src[cut]) {
+			cut--
+		}
+		if cut < 2 { // extend to the next rune boundary instead
+			cut = n
+			for cut < len(src) && !utf8.RuneStart(src[cut]) {
+				cut++
+			}
+		}
+		out = append(out, src[:cut])
+		src = src[cut:]
+	}
+	return out
+}
+
+// streamDoc is the long Chinese answer the benchmarks stream: testdata/answer-zh.md when it is
+// there, else testdata/stream-zh.md.
+func streamDoc(tb testing.TB) string {
+	for _, p := range []string{"testdata/answer-zh.md", "testdata/stream-zh.md"} {
+		if b, err := os.ReadFile(p); err == nil {
+			return string(b)
+		}
+	}
+	tb.Fatal("no testdata document")
+	return ""
+}
+
+// simResult is one simulated stream.
+type simResult struct {
+	cell    *Cell
+	rec     *recorder
+	src     string
+	deltas  []string
+	arrive  []time.Time // arrival of each delta
+	ends    []int       // source offset after each delta
+	closeAt time.Time
+}
+
+// simulate streams deltas at tps deltas per second into a cell in mode, on a simulated clock,
+// and closes it right after the last delta (plus linger of quiet time).
+func simulate(t testing.TB, src string, deltas []string, tps float64, mode Mode, linger time.Duration, meta Meta, opts ...Option) *simResult {
+	clk := newSimClock()
+	rec := &recorder{clock: clk}
+	c := NewCell(append([]Option{WithSink(rec), WithClock(clk), WithMode(mode)}, opts...)...)
+	r := &simResult{cell: c, rec: rec, src: src, deltas: deltas}
+	start := clk.Now()
+	step := time.Duration(float64(time.Second) / tps)
+	off := 0
+	for i, d := range deltas {
+		at := start.Add(time.Duration(i+1) * step)
+		clk.AdvanceTo(at)
+		off += len(d)
+		rec.setCovered(off)
+		c.Write(d)
+		r.arrive = append(r.arrive, at)
+		r.ends = append(r.ends, off)
+	}
+	clk.Advance(linger)
+	r.closeAt = clk.Now()
+	c.Close(meta)
+	return r
+}
+
+func (r *simResult) wire() (total int64) {
+	for _, m := range r.rec.messages() {
+		total += int64(m.wire)
+	}
+	return total
+}
+
+// maxLag is the worst delay between a delta's arrival and the first message showing a source at
+// least that long. A delta that changes nothing visible (say a trailing newline) needs no
+// message: it counts as shown when the HTML it produces equals what is already shown.
+func (r *simResult) maxLag(bound time.Duration) time.Duration {
+	msgs := r.rec.messages()
+	var worst time.Duration
+	j := 0 // first message not before the delta
+	shownOff := 0
+	for i, at := range r.arrive {
+		for j < len(msgs) && msgs[j].at.Before(at) {
+			shownOff = max(shownOff, msgs[j].covered)
+			j++
+		}
+		// first message (at or after at) covering the delta
+		k := j
+		for k < len(msgs) && msgs[k].covered < r.ends[i] {
+			k++
+		}
+		var lag time.Duration
+		if k < len(msgs) {
+			lag = msgs[k].at.Sub(at)
+		} else {
+			lag = r.closeAt.Sub(at)
+		}
+		if lag > bound {
+			// excused if the delta changed nothing visible before a covering message arrived in time
+			seen := shownOff
+			for q := j; q < len(msgs) && !msgs[q].at.After(at.Add(bound)); q++ {
+				seen = max(seen, msgs[q].covered)
+			}
+			if seen < r.ends[i] && Render(r.src[:seen]) == Render(r.src[:r.ends[i]]) {
+				lag = 0
+			}
+		}
+		worst = max(worst, lag)
+	}
+	return worst
+}
+
+// frontend applies a cell's messages the way a JavaScript-running notebook would.
+type frontend struct {
+	main   string // the main display's text/html
+	inDOM  bool   // the append-mode container is in the DOM
+	n      int
+	blocks strings.Builder
+	tail   string
+	js     string
+}
+
+func (f *frontend) apply(t testing.TB, id string, m msg) {
+	h, _ := m.d.Data[protocol.MIMETextHTML].(string)
+	switch m.d.DisplayID {
+	case id:
+		f.main = h
+		f.inDOM = false
+		head := `<div id="` + id + `" class="gonbchat-reply" data-n="`
+		const tailOpen = `<div class="gonbchat-tail" style="display:contents">`
+		if rest, ok := strings.CutPrefix(h, head); ok {
+			q := strings.Index(rest, `">`)
+			n, err := strconv.Atoi(rest[:q])
+			ti := strings.LastIndex(rest, tailOpen)
+			if err != nil || ti < 0 || !strings.HasSuffix(rest, `</div></div>`) {
+				t.Fatalf("bad container %q", h)
+			}
+			f.inDOM, f.n = true, n
+			f.blocks.Reset()
+			f.blocks.WriteString(rest[q+2 : ti])
+			f.tail = strings.TrimSuffix(rest[ti+len(tailOpen):], `</div></div>`)
+		}
+	case id + "-js":
+		f.js = h
+		if h == "" {
+			return
+		}
+		cid, k, b, tail := parseScript(t, h)
+		if cid != id || !f.inDOM {
+			return // getElementById finds nothing
+		}
+		for i, s := range b {
+			if k+i == f.n {
+				f.blocks.WriteString(s)
+				f.n++
+			}
+		}
+		if k+len(b) == f.n {
+			f.tail = tail
+		}
+	default:
+		t.Fatalf("message to unknown display id %q", m.d.DisplayID)
+	}
+}
+
+// visible is the reply's HTML as the frontend shows it.
+func (f *frontend) visible() string {
+	if f.inDOM {
+		return f.blocks.String() + f.tail
+	}
+	return f.main
+}
+
+// parseScript reads back the arguments of an appendScript.
+func parseScript(t testing.TB, s string) (id string, k int, blocks []string, tail string) {
+	rest, ok := strings.CutPrefix(s, scriptHead)
+	if !ok || !strings.HasSuffix(rest, scriptBody) {
+		t.Fatalf("not an append script: %.200q", s)
+	}
+	rest = strings.TrimSuffix(rest, scriptBody)
+	if strings.Contains(rest, "</") || strings.Contains(rest, "<!--") {
+		t.Fatalf("script data can end the script element: %.200q", s)
+	}
+	rest = strings.ReplaceAll(rest, `<\!--`, `<!--`) // the one escape JSON lacks
+	// value decodes one JSON value at the start of rest, then expects the literal after it.
+	value := func(v any, after string) {
+		dec := json.NewDecoder(strings.NewReader(rest))
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("script: %v in %.200q", err, rest)
+		}
+		r, ok := strings.CutPrefix(rest[dec.InputOffset():], after)
+		if !ok {
+			t.Fatalf("script: want %q after value in %.200q", after, rest)
+		}
+		rest = r
+	}
+	value(&id, `),k=`)
+	value(&k, `,b=`)
+	value(&blocks, `,h=`)
+	value(&tail, ``)
+	if rest != "" {
+		t.Fatalf("script: trailing %q", rest)
+	}
+	return id, k, blocks, tail
+}
