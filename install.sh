@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# install.sh: sets up everything the gonbchat notebooks need, on Debian (12) with Go installed.
+#
+#   1. Jupyter from Debian packages (there is no PyPI here): jupyter-notebook jupyter-nbconvert
+#      python3-nbclient jupyter-client.
+#   2. GoNB v0.11.3 and goimports, pinned by the tools module tools/go.mod, and gopls v0.20.0.
+#   3. The "gonb" Jupyter kernel (gonb --install), with go, goimports and gopls on its PATH.
+#   4. A warm Go build cache, so that the first chat cell of a notebook does not build cold.
+#
+# Idempotent: a second run checks, finds everything in place and takes a few seconds.
+# Usage: ./install.sh [--no-warm]     (from any directory)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+REPO="$(pwd -P)"
+MODULE=github.com/gonbchat/gonbchat
+GOPLS_VERSION=v0.20.0
+DEB_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client)
+export PYDEVD_DISABLE_FILE_VALIDATION=1 # quiets a debugpy warning printed by jupyter commands
+PY=/usr/bin/python3 # Debian's python3 has jupyter_client; the python3 first on PATH may not.
+
+WARM=1
+for arg in "$@"; do
+	case "$arg" in
+	--no-warm) WARM=0 ;;
+	-h | --help)
+		sed -n '2,12p' "$0"
+		exit 0
+		;;
+	*)
+		echo "install.sh: unknown argument: $arg (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+die() {
+	printf '\ninstall.sh: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+on_err() {
+	local rc=$?
+	printf '\ninstall.sh: ERROR: "%s" failed (exit %d, line %d)\n' "$2" "$rc" "$1" >&2
+	exit "$rc"
+}
+trap 'on_err "$LINENO" "$BASH_COMMAND"' ERR
+T0=$SECONDS
+
+# --- Go -----------------------------------------------------------------------------------------
+step "Go"
+if ! command -v go >/dev/null 2>&1; then
+	if [ -x /usr/local/go/bin/go ]; then
+		PATH="/usr/local/go/bin:$PATH"
+	else
+		die "go not found: install Go 1.26 or newer (https://go.dev/doc/install), then re-run ./install.sh"
+	fi
+fi
+GOROOT_BIN="$(go env GOROOT)/bin"
+GOBIN_DIR="$(go env GOBIN)"
+if [ -z "$GOBIN_DIR" ]; then
+	GOPATH_FIRST="$(go env GOPATH)"
+	GOBIN_DIR="${GOPATH_FIRST%%:*}/bin"
+fi
+export PATH="$GOBIN_DIR:$GOROOT_BIN:$PATH"
+echo "$(go version) ; tools go to $GOBIN_DIR"
+
+# --- Jupyter (Debian packages) ------------------------------------------------------------------
+step "Jupyter"
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install Jupyter (notebook, nbconvert, nbclient, jupyter_client for $PY) by hand"
+	SUDO=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root, or: apt-get install ${missing[*]}"
+		SUDO=(sudo)
+	fi
+	echo "installing ${missing[*]} (apt-get; this takes a few minutes)"
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+	echo "already installed: ${DEB_PACKAGES[*]}"
+fi
+"$PY" -c 'import jupyter_client, nbclient, nbformat' || die "$PY cannot import jupyter_client/nbclient/nbformat"
+command -v jupyter >/dev/null 2>&1 || die "the jupyter command is missing after installing ${DEB_PACKAGES[*]}"
+
+# --- GoNB, goimports, gopls -----------------------------------------------------------------------
+step "GoNB $(sed -n 's#^\tgithub.com/janpfeifer/gonb \(v[^ ]*\).*#\1#p' tools/go.mod), goimports, gopls $GOPLS_VERSION"
+# The Go module proxy answers 403 to GoNB's version list, so `go install github.com/janpfeifer/gonb@latest`
+# and even `go install github.com/janpfeifer/gonb@v0.11.3` fail (both ask for the list). The tools module
+# tools/go.mod requires GoNB at v0.11.3 (and goimports); installing from inside that module needs no list.
+(cd tools && go install github.com/janpfeifer/gonb golang.org/x/tools/cmd/goimports)
+# gopls is not in the tools module: its golang.org/x/tools requirement conflicts with goimports'.
+# v0.20.0 is the newest gopls that builds with Go 1.26.
+if "$GOBIN_DIR/gopls" version 2>/dev/null | grep -q " $GOPLS_VERSION\$"; then
+	echo "gopls $GOPLS_VERSION already installed"
+else
+	go install "golang.org/x/tools/gopls@$GOPLS_VERSION"
+fi
+for tool in gonb goimports gopls; do
+	[ -x "$GOBIN_DIR/$tool" ] || die "$tool was not installed in $GOBIN_DIR"
+done
+
+# --- The gonb kernel ----------------------------------------------------------------------------
+step "Jupyter kernel gonb"
+"$GOBIN_DIR/gonb" --install --logtostderr 2>&1 | sed 's/^/  /'
+KERNEL_JSON="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}/kernels/gonb/kernel.json"
+[ -f "$KERNEL_JSON" ] || die "gonb --install did not write $KERNEL_JSON"
+# GoNB records no PATH in kernel.json: the kernel inherits the PATH of whoever starts Jupyter, and
+# finds no go, goimports or gopls when $GOBIN is not on it (cells then fail to build). Put them in
+# the kernel spec; jupyter_client substitutes ${PATH} with the launching environment's PATH.
+"$PY" - "$KERNEL_JSON" "$GOBIN_DIR:$GOROOT_BIN" <<'EOF'
+import json, os, sys
+path, prefix = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    spec = json.load(f)
+spec.setdefault("env", {})["PATH"] = prefix + ":${PATH}"
+tmp = path + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(spec, f, indent=1)
+    f.write("\n")
+os.replace(tmp, path)
+EOF
+"$PY" notebooks/testdata/run_notebook.py --check --kernel gonb >/dev/null ||
+	die "Jupyter does not find the gonb kernel spec written to $KERNEL_JSON"
+jupyter kernelspec list | sed 's/^/  /'
+
+# --- Warm the build cache -----------------------------------------------------------------------
+if [ "$WARM" = 1 ]; then
+	step "Warming the Go build cache"
+	# 1. Build, in a throwaway module set up like a notebook's, a program that imports the packages
+	#    the notebooks use: their dependencies (openai-go, goldmark, ...) land in the build cache.
+	warm="$(mktemp -d)"
+	trap 'rm -rf "$warm"' EXIT
+	imports=""
+	for pkg in chatcell display; do
+		if compgen -G "$pkg/*.go" >/dev/null; then
+			imports+="	_ \"$MODULE/$pkg\""$'\n'
+		fi
+	done
+	t=$SECONDS
+	(
+		cd "$warm"
+		go mod init gonbchat-warm >/dev/null 2>&1
+		go mod edit -require="$MODULE@v0.0.0" -replace="$MODULE=$REPO"
+		printf 'package main\n\nimport (\n%s)\n\nfunc main() {}\n' "$imports" >main.go
+		go mod tidy >/dev/null 2>&1 || go mod tidy
+		go build -o /dev/null .
+	)
+	echo "built chatcell and display in a throwaway module ($((SECONDS - t)) s)"
+	# 2. Execute the smoke notebook once on the gonb kernel, from a PATH without Go: this checks the
+	#    kernel spec really works and warms GoNB's own temporary module exactly like a first cell.
+	t=$SECONDS
+	if ! out="$(env PATH=/usr/bin:/bin jupyter nbconvert --to notebook --execute --stdout \
+		--ExecutePreprocessor.kernel_name=gonb --ExecutePreprocessor.timeout=600 \
+		notebooks/testdata/smoke.ipynb 2>&1 >/dev/null)"; then
+		printf '%s\n' "$out" | tail -n 30 >&2
+		die "the smoke notebook failed on the gonb kernel (see above)"
+	fi
+	echo "ran notebooks/testdata/smoke.ipynb on the gonb kernel ($((SECONDS - t)) s)"
+fi
+
+# --- Next -----------------------------------------------------------------------------------------
+step "Done in $((SECONDS - T0)) s"
+first="$(find notebooks -maxdepth 1 -name '*.ipynb' ! -name '*.nbconvert.ipynb' | sort | head -n 1)"
+cat <<EOF
+
+Next:
+  jupyter notebook ${first:-notebooks/}
+      open a lesson (add --no-browser --ip=127.0.0.1 on a machine without a desktop, then open
+      the printed URL); set OPENAI_API_KEY in that shell first to chat with a live model.
+  go test -timeout 25m ./...
+      runs everything, the notebooks included, headless on the gonb kernel.
+  /usr/bin/python3 notebooks/testdata/run_notebook.py ${first:-notebooks/testdata/smoke.ipynb}
+      runs one notebook headless and prints every message the kernel sent, as JSON.
+
+GoNB, goimports and gopls are in $GOBIN_DIR (the kernel finds them without it on your PATH).
+EOF
