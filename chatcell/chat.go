@@ -1,0 +1,252 @@
+package chatcell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/fsutil"
+)
+
+// Chat is a conversation on the Responses API whose history the server keeps: each turn chains
+// onto the previous one with previous_response_id (textbook chapter 3, sections 3-1 to 3-4).
+//
+// Create it with New at the top level of a cell (var chat = chatcell.New()), so that GoNB
+// re-creates it in every later cell; it picks up where it was. A Chat is safe for concurrent use.
+type Chat struct {
+	mu      sync.Mutex
+	cfg     *config
+	cn      *conn
+	backend Backend
+	st      chatState
+	err     error
+}
+
+type chatState struct {
+	Version   int    `json:"version"`
+	LastID    string `json:"last_id"`
+	Seed      string `json:"seed,omitempty"`
+	Turns     int    `json:"turns"`
+	Usage     Usage  `json:"usage"`
+	LastUsage Usage  `json:"last_usage"`
+}
+
+// New returns the chat named by WithName (default DefaultName). Inside a GoNB kernel it continues
+// the chat of that name if an earlier cell started it.
+func New(opts ...Option) *Chat {
+	c := &Chat{cfg: newConfig(opts), backend: ResponsesBackend{}}
+	found, err := loadState(c.path(), &c.st)
+	if err != nil {
+		c.notify(err)
+	}
+	if !found {
+		c.st = chatState{Version: 1, LastID: c.cfg.seed, Seed: c.cfg.seed}
+		c.persist()
+	}
+	return c
+}
+
+func (c *Chat) path() string { return stateFile(c.cfg, "chats", ".json") }
+
+func (c *Chat) persist() error {
+	err := saveState(c.path(), &c.st)
+	if err != nil {
+		err = fmt.Errorf("saving the chat's state: %w", err)
+	}
+	return err
+}
+
+func (c *Chat) conn() *conn {
+	if c.cn == nil {
+		c.cn = resolveConn(c.cfg)
+	}
+	return c.cn
+}
+
+// Name returns the chat's name.
+func (c *Chat) Name() string { return c.cfg.name }
+
+// LastID returns the id of the last response, "" before the first turn.
+func (c *Chat) LastID() string { c.mu.Lock(); defer c.mu.Unlock(); return c.st.LastID }
+
+// SetLastID moves the chat onto another thread: the next turn chains onto id ("" starts afresh).
+func (c *Chat) SetLastID(id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.LastID = strings.TrimSpace(id)
+	return c.persist()
+}
+
+// Reset starts a new thread. Nothing is deleted on the server (see DeleteThread).
+func (c *Chat) Reset() error { return c.SetLastID("") }
+
+// Usage returns the tokens used by all turns of this chat.
+func (c *Chat) Usage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.st.Usage }
+
+// LastUsage returns the tokens used by the last turn.
+func (c *Chat) LastUsage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.st.LastUsage }
+
+// Turns returns how many turns the chat has had.
+func (c *Chat) Turns() int { c.mu.Lock(); defer c.mu.Unlock(); return c.st.Turns }
+
+// Source says whether the chat talks to a live server or the offline mirror model.
+func (c *Chat) Source() Source { c.mu.Lock(); defer c.mu.Unlock(); return c.conn().source }
+
+// Err returns the error of the chat's last action, nil if it succeeded.
+func (c *Chat) Err() error { c.mu.Lock(); defer c.mu.Unlock(); return c.err }
+
+func (c *Chat) request(cfg *config, msg string) *Request {
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{{Role: "user", Content: msg}},
+		PreviousResponseID: c.st.LastID, Store: cfg.store, Params: cfg.params}
+}
+
+// commit records a finished turn. It is the only place a turn changes the chat.
+func (c *Chat) commit(rep *Reply, err error) error {
+	if err != nil {
+		return c.hint(err)
+	}
+	c.st.LastID = rep.ID
+	c.st.Turns++
+	c.st.LastUsage = rep.Usage
+	c.st.Usage = c.st.Usage.Add(rep.Usage)
+	return c.persist()
+}
+
+// hint adds what to do next to errors a student can fix.
+func (c *Chat) hint(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.Code == "previous_response_not_found" || apiErr.Param == "previous_response_id") {
+		return &hintError{err, "the thread cannot go on (was the last reply sent with store=false, or deleted?); chat.Reset() starts a new one"}
+	}
+	return err
+}
+
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + " (" + e.hint + ")" }
+func (e *hintError) Unwrap() error { return e.err }
+
+// Ask sends msg and shows the reply streaming into one display cell, followed by the turn's
+// token usage. It returns the reply text ("" on error). Errors are shown as one line; Err
+// returns them. Per-call options (WithModel, WithInstructions, WithStream, WithParam…) apply to
+// this turn only.
+func (c *Chat) Ask(msg string, opts ...Option) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg := c.cfg.with(opts)
+	rep, _, interrupted, err := show(context.Background(), cfg, c.conn(), c.backend, c.request(cfg, msg))
+	err = c.commit(rep, err)
+	c.report(cfg, err)
+	if err == nil {
+		showUsage(cfg, rep, c.st.Usage, c.st.Turns)
+	}
+	if interrupted {
+		reraise()
+	}
+	if err != nil {
+		return ""
+	}
+	return rep.Text
+}
+
+// Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
+func (c *Chat) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
+	var b strings.Builder
+	for d, err := range c.Stream(ctx, msg, opts...) {
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(d)
+	}
+	return b.String(), nil
+}
+
+// Stream sends msg and yields the reply's text deltas as they arrive: the streaming Go API.
+// The turn is recorded when the reply completes; stopping the loop early abandons the turn.
+func (c *Chat) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		cfg := c.cfg.with(opts)
+		stream(ctx, cfg, c.conn(), c.backend, c.request(cfg, msg), func(rep *Reply, _ string, err error) error {
+			err = c.commit(rep, err)
+			c.err = err
+			return err
+		})(yield)
+	}
+}
+
+// report records err as the last error and shows it as one line (unless quiet).
+func (c *Chat) report(cfg *config, err error) {
+	c.err = err
+	if err != nil && !cfg.quiet {
+		display.Error(c.conn().redact(Describe(err)))
+	}
+}
+
+func (c *Chat) notify(err error) {
+	if !c.cfg.quiet {
+		display.Error(Describe(err))
+	}
+}
+
+func showUsage(cfg *config, rep *Reply, total Usage, turns int) {
+	if cfg.quiet {
+		return
+	}
+	line := fmt.Sprintf("tokens: %s  ·  chat so far (%d turns): %s", rep.Usage, turns, total)
+	if rep.Incomplete != "" {
+		line += "  ·  reply incomplete: " + rep.Incomplete
+	}
+	display.Info(line)
+}
+
+// Save writes the last response id to filename, so another chat (or another kernel) can Load it.
+func (c *Chat) Save(filename string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	if c.st.LastID == "" {
+		err = fmt.Errorf("nothing to save to %s: the chat has no response yet", filename)
+	} else {
+		err = fsutil.WriteFileAtomic(filename, []byte(c.st.LastID+"\n"), 0o644)
+	}
+	c.report(c.cfg, err)
+	return err
+}
+
+// Load continues the thread whose last response id was saved in filename.
+func (c *Chat) Load(filename string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.load(filename)
+	c.report(c.cfg, err)
+	return err
+}
+
+func (c *Chat) load(filename string) error {
+	data, err := os.ReadFile(filename)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cannot load %s: no such file (save one first with chat.Save)", filename)
+		}
+		return fmt.Errorf("cannot load %s: %w", filename, err)
+	}
+	id := strings.TrimSpace(string(data))
+	switch {
+	case id == "":
+		return fmt.Errorf("cannot load %s: the file is empty, it holds no response id", filename)
+	case len(id) > 200 || strings.ContainsAny(id, " \t\r\n\x00"):
+		return fmt.Errorf("cannot load %s: it does not hold a response id (expected one line like resp_…)", filename)
+	}
+	c.st.LastID = id
+	return c.persist()
+}

@@ -1,0 +1,420 @@
+package chatcell
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gonbchat/gonbchat/openaitest"
+	"github.com/openai/openai-go/v3/packages/ssestream"
+)
+
+const testKey = "sk-test-0123456789abcdef"
+
+func newServer(t *testing.T, opts ...openaitest.Option) *openaitest.Server {
+	t.Helper()
+	srv := openaitest.NewServer(append([]openaitest.Option{openaitest.WithPace(0)}, opts...)...)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// liveOpts points a chat at srv as a live server would be, with its state in dir.
+func liveOpts(srv *openaitest.Server, dir string, more ...Option) []Option {
+	return append([]Option{WithBaseURL(srv.URL), WithAPIKey(testKey), WithStateDir(dir), WithQuiet()}, more...)
+}
+
+func lastRequest(t *testing.T, srv *openaitest.Server, path string) map[string]any {
+	t.Helper()
+	reqs := srv.Handler().Requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Path == path {
+			return reqs[i].JSON()
+		}
+	}
+	t.Fatalf("no request to %s", path)
+	return nil
+}
+
+func TestChatChainsTurnsWithPreviousResponseID(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	first := chat.Ask("你知道什麼是流冰嗎？")
+	if first == "" || chat.Err() != nil {
+		t.Fatalf("first turn: %q, %v", first, chat.Err())
+	}
+	firstID := chat.LastID()
+	if !strings.HasPrefix(firstID, "resp_") {
+		t.Fatalf("LastID = %q", firstID)
+	}
+	req := lastRequest(t, srv, "/v1/responses")
+	if req["instructions"] != DefaultInstructions || req["model"] != DefaultModel || req["stream"] != true {
+		t.Errorf("first request = %v", req)
+	}
+	if _, ok := req["previous_response_id"]; ok {
+		t.Errorf("first turn sent previous_response_id: %v", req)
+	}
+
+	second, err := chat.Reply(context.Background(), "哪裡看得到？")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lastRequest(t, srv, "/v1/responses")["previous_response_id"]; got != firstID {
+		t.Errorf("second turn chained onto %v, want %s", got, firstID)
+	}
+	// The mirror model quotes the earlier turns it saw: the chain reached it.
+	if !strings.Contains(second, "流冰") {
+		t.Errorf("second reply does not show the first turn:\n%s", second)
+	}
+	if chat.Turns() != 2 || chat.LastID() == firstID {
+		t.Errorf("turns=%d last=%s", chat.Turns(), chat.LastID())
+	}
+	u := chat.Usage()
+	if u.TotalTokens == 0 || u.TotalTokens != u.InputTokens+u.OutputTokens {
+		t.Errorf("usage = %+v", u)
+	}
+	if u == chat.LastUsage() {
+		t.Errorf("running total %+v equals the last turn's usage", u)
+	}
+}
+
+// GoNB runs each cell as a new process: a chat declared again with the same name continues.
+func TestChatSurvivesAcrossCells(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	cell2 := New(liveOpts(srv, dir, WithName("ch3"))...)
+	cell2.Ask("你知道什麼是流冰嗎？")
+	id := cell2.LastID()
+
+	cell3 := New(liveOpts(srv, dir, WithName("ch3"))...)
+	if cell3.LastID() != id || cell3.Turns() != 1 || cell3.Usage() != cell2.Usage() {
+		t.Fatalf("cell 3 sees last=%q turns=%d, want %q 1", cell3.LastID(), cell3.Turns(), id)
+	}
+	other := New(liveOpts(srv, dir, WithName("other"))...)
+	if other.LastID() != "" {
+		t.Errorf("a differently named chat shares state: %q", other.LastID())
+	}
+	// WithLastID seeds a new chat once; re-declaring it (next cell) does not reset its thread.
+	fork := New(liveOpts(srv, dir, WithName("fork"), WithLastID(id))...)
+	fork.Ask("哪裡看得到？")
+	again := New(liveOpts(srv, dir, WithName("fork"), WithLastID(id))...)
+	if again.LastID() == id || again.LastID() != fork.LastID() {
+		t.Errorf("re-declared fork restarted: %q, want %q", again.LastID(), fork.LastID())
+	}
+}
+
+func TestStoreFalseThenChainingGivesServerMessage(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir(), WithStore(false))...)
+	if chat.Ask("你知道什麼是流冰嗎？") == "" {
+		t.Fatal(chat.Err())
+	}
+	if got := lastRequest(t, srv, "/v1/responses")["store"]; got != false {
+		t.Errorf("store sent as %v", got)
+	}
+	id := chat.LastID()
+	if chat.Ask("哪裡看得到？") != "" {
+		t.Fatal("chaining onto an unstored response succeeded")
+	}
+	err := chat.Err()
+	var apiErr *APIError
+	// The real API answers 400 previous_response_not_found (not 404) for an unusable previous id.
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Code != "previous_response_not_found" {
+		t.Fatalf("err = %v, want a 400 previous_response_not_found *APIError", err)
+	}
+	line := Describe(err)
+	if !strings.Contains(line, apiErr.Message) || !strings.Contains(line, "400") || !strings.Contains(line, "Reset") {
+		t.Errorf("Describe = %q, want the server's message %q, the status and a hint", line, apiErr.Message)
+	}
+	if chat.LastID() != id || chat.Turns() != 1 {
+		t.Errorf("a failed turn changed the chat: last=%s turns=%d", chat.LastID(), chat.Turns())
+	}
+}
+
+func TestParamsPassThrough(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir(), WithInstructions("只用英文"), WithModel("gpt-4.1-mini"))...)
+	chat.Ask("hi", WithTemperature(0.25), WithMaxOutputTokens(300), WithParam("metadata", map[string]string{"lesson": "3"}))
+	req := lastRequest(t, srv, "/v1/responses")
+	if req["temperature"] != 0.25 || req["max_output_tokens"] != 300.0 || req["instructions"] != "只用英文" || req["model"] != "gpt-4.1-mini" {
+		t.Errorf("request = %v", req)
+	}
+	if md, _ := req["metadata"].(map[string]any); md["lesson"] != "3" {
+		t.Errorf("metadata = %v", req["metadata"])
+	}
+	// Per-call options do not stick.
+	chat.Ask("again")
+	if req := lastRequest(t, srv, "/v1/responses"); req["temperature"] != nil {
+		t.Errorf("per-call temperature leaked into the next turn: %v", req)
+	}
+}
+
+func TestStreamYieldsDeltasAndCommitsOnlyWhenComplete(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	var deltas []string
+	for d, err := range chat.Stream(context.Background(), "你好") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		deltas = append(deltas, d)
+	}
+	if len(deltas) < 3 {
+		t.Fatalf("only %d deltas", len(deltas))
+	}
+	msgs, err := chat.Thread(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msgs[len(msgs)-1].Content; got != strings.Join(deltas, "") {
+		t.Errorf("deltas joined differ from the stored reply:\n%q\n%q", strings.Join(deltas, ""), got)
+	}
+	// Breaking out of the loop abandons the turn.
+	id := chat.LastID()
+	for range chat.Stream(context.Background(), "第二題") {
+		break
+	}
+	if chat.LastID() != id || chat.Turns() != 1 {
+		t.Errorf("an abandoned turn was recorded")
+	}
+}
+
+func TestDroppedStreamAndInStreamErrorLeaveChatUnchanged(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	chat.Ask("first")
+	id := chat.LastID()
+
+	srv.Handler().InjectFault(openaitest.Fault{Path: "/v1/responses", DropAfterEvents: 5})
+	if chat.Ask("second") != "" {
+		t.Fatal("a dropped stream produced a reply")
+	}
+	if err := chat.Err(); err == nil {
+		t.Fatal("no error for a dropped stream")
+	}
+
+	srv.Handler().InjectFault(openaitest.Fault{Path: "/v1/responses", StreamError: true})
+	_, err := chat.Reply(context.Background(), "third")
+	var se *ssestream.StreamError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %#v, want *ssestream.StreamError", err)
+	}
+	if line := Describe(err); !strings.Contains(line, "insufficient_quota") {
+		t.Errorf("Describe = %q", line)
+	}
+	if chat.LastID() != id || chat.Turns() != 1 {
+		t.Errorf("failed turns changed the chat")
+	}
+}
+
+func TestSaveAndLoadLastID(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	chat1 := New(liveOpts(srv, dir, WithName("chat1"))...)
+	file := filepath.Join(t.TempDir(), "last_id")
+	if err := chat1.Save(file); err == nil {
+		t.Error("saving an empty chat succeeded")
+	}
+	chat1.Ask("你知道什麼是流冰嗎？")
+	if err := chat1.Save(file); err != nil {
+		t.Fatal(err)
+	}
+	chat2 := New(liveOpts(srv, dir, WithName("chat2"))...)
+	if err := chat2.Load(file); err != nil {
+		t.Fatal(err)
+	}
+	if chat2.LastID() != chat1.LastID() {
+		t.Fatalf("loaded %q, want %q", chat2.LastID(), chat1.LastID())
+	}
+	reply, _ := chat2.Reply(context.Background(), "哪裡看得到？")
+	if !strings.Contains(reply, "流冰") {
+		t.Errorf("chat2 does not continue chat1's thread:\n%s", reply)
+	}
+
+	for name, content := range map[string]string{"empty": "", "blank": " \n", "garbage": "two words\nand lines"} {
+		f := filepath.Join(t.TempDir(), name)
+		os.WriteFile(f, []byte(content), 0o644)
+		before := chat2.LastID()
+		err := chat2.Load(f)
+		if err == nil || !strings.Contains(err.Error(), f) {
+			t.Errorf("%s: err = %v, want an error naming the file", name, err)
+		}
+		if chat2.LastID() != before {
+			t.Errorf("%s: a failed load changed the chat", name)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "nope")
+	if err := chat2.Load(missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestThreadShowsEveryPageAndDeleteThreadWalksBack(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	const turns = 12 // 23 input items: more than one page of 20
+	for i := 0; i < turns; i++ {
+		if _, err := chat.Reply(context.Background(), "第"+string(rune('A'+i))+"題"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := chat.Thread(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2*turns {
+		t.Fatalf("thread has %d messages, want %d", len(msgs), 2*turns)
+	}
+	for i, m := range msgs {
+		want := "user"
+		if i%2 == 1 {
+			want = "assistant"
+		}
+		if m.Role != want {
+			t.Fatalf("message %d is %s, want %s", i, m.Role, want)
+		}
+	}
+	if msgs[0].Content != "第A題" || msgs[2*turns-2].Content != "第L題" {
+		t.Errorf("order: first %q, last question %q", msgs[0].Content, msgs[2*turns-2].Content)
+	}
+	if md := threadMarkdown(msgs[:2]); !strings.HasPrefix(md, "**>>>** 第A題") {
+		t.Errorf("threadMarkdown = %q", md)
+	}
+
+	last := chat.LastID()
+	if err := chat.DeleteThread(); err != nil {
+		t.Fatal(err)
+	}
+	if chat.LastID() != "" {
+		t.Errorf("LastID after delete = %q", chat.LastID())
+	}
+	deletes := 0
+	for _, r := range srv.Handler().Requests() {
+		if r.Method == "DELETE" {
+			deletes++
+		}
+	}
+	if deletes != turns {
+		t.Errorf("%d DELETE requests, want %d", deletes, turns)
+	}
+	probe := New(liveOpts(srv, t.TempDir(), WithLastID(last))...)
+	if _, err := probe.Thread(context.Background()); err == nil {
+		t.Error("the deleted thread can still be read")
+	}
+}
+
+func TestRollbackMovesLastIDBackAlongTheChain(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	var ids []string
+	for _, q := range []string{"自然數1的後面是幾?", "再往後是幾?", "再往後呢?", "再往後呢?"} {
+		chat.Reply(context.Background(), q)
+		ids = append(ids, chat.LastID())
+	}
+	if err := chat.Rollback(5); err == nil {
+		t.Error("rolling back more turns than exist succeeded")
+	}
+	if chat.LastID() != ids[3] {
+		t.Fatal("a failed rollback moved the chat")
+	}
+	removed, err := chat.rollback(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chat.LastID() != ids[1] || chat.Turns() != 2 {
+		t.Errorf("after rollback(2): last=%s turns=%d, want %s 2", chat.LastID(), chat.Turns(), ids[1])
+	}
+	if len(removed) != 4 || removed[0].Role != "user" || removed[0].Content != "再往後呢?" || removed[3].Role != "assistant" {
+		t.Errorf("removed = %+v", removed)
+	}
+	reply, _ := chat.Reply(context.Background(), "現在呢?")
+	if got := lastRequest(t, srv, "/v1/responses")["previous_response_id"]; got != ids[1] {
+		t.Errorf("next turn chained onto %v, want %s (reply %q)", got, ids[1], reply)
+	}
+}
+
+func TestLoopAsksUntilEmptyLine(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	chat.Loop(WithInput(strings.NewReader("你好\n哪裡看得到？\n\n不會送出\n")))
+	if chat.Turns() != 2 {
+		t.Errorf("turns = %d, want 2", chat.Turns())
+	}
+}
+
+func TestAPIKeyNeverShownOrSaved(t *testing.T) {
+	srv := newServer(t, openaitest.WithAPIKey("sk-the-right-key-000000"))
+	dir := t.TempDir()
+	chat := New(liveOpts(srv, dir)...) // sends testKey: wrong
+	chat.Ask("hi")
+	err := chat.Err()
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
+		t.Fatalf("err = %v, want 401", err)
+	}
+	if line := chat.conn().redact(Describe(err)); strings.Contains(line, testKey) || strings.Contains(line, "0123456789abcdef") {
+		t.Errorf("error line shows the key: %q", line)
+	}
+	chat.Save(filepath.Join(dir, "x")) // nothing to save, but the state file exists
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), testKey) {
+				t.Errorf("%s contains the API key", p)
+			}
+		}
+		return nil
+	})
+}
+
+func TestRedactKeys(t *testing.T) {
+	for _, s := range []string{"sk-proj-abcdefghijklmnop", "gsk_abcdefghijkl1234", "AIzaSyA1234567890abcdefghijklmnop"} {
+		if got := redactKeys("key " + s + " end"); strings.Contains(got, s) {
+			t.Errorf("redactKeys kept %s: %q", s, got)
+		}
+	}
+	if got := redactKeys("task-list is fine"); got != "task-list is fine" {
+		t.Errorf("redacted ordinary text: %q", got)
+	}
+}
+
+func TestOfflineDefaultNeedsNoKey(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	dir := t.TempDir()
+	chat := New(WithStateDir(dir), WithQuiet(), WithOfflinePace(0))
+	if chat.Source() != Offline {
+		t.Fatalf("source = %s", chat.Source())
+	}
+	chat.Reply(context.Background(), "你知道什麼是流冰嗎？")
+	// A second "cell" (new handler over the same store dir) finds the chain.
+	offlineHandlers.Lock()
+	clear(offlineHandlers.m)
+	offlineHandlers.Unlock()
+	next := New(WithStateDir(dir), WithQuiet(), WithOfflinePace(0))
+	reply, err := next.Reply(context.Background(), "哪裡看得到？")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reply, "流冰") {
+		t.Errorf("the offline chain was lost across processes:\n%s", reply)
+	}
+}
+
+func TestCreateChainsOnlyWhenAsked(t *testing.T) {
+	srv := newServer(t)
+	opts := liveOpts(srv, t.TempDir())
+	r := Create("你知道什麼是流冰嗎？", opts...)
+	r1 := Create("哪裡看得到？", opts...)
+	r2 := Create("哪裡看得到？", append(opts, WithPreviousResponseID(r.ID))...)
+	if r1.PreviousResponseID != "" || r2.PreviousResponseID != r.ID {
+		t.Errorf("previous ids: r1=%q r2=%q want \"\" and %q", r1.PreviousResponseID, r2.PreviousResponseID, r.ID)
+	}
+	if strings.Contains(r1.Text, "流冰") || !strings.Contains(r2.Text, "流冰") {
+		t.Errorf("r1 should not see the first question, r2 should:\nr1: %s\nr2: %s", r1.Text, r2.Text)
+	}
+	if r2.Usage.InputTokens <= r1.Usage.InputTokens {
+		t.Errorf("the chained request should use more input tokens: %d vs %d", r2.Usage.InputTokens, r1.Usage.InputTokens)
+	}
+}

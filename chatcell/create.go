@@ -1,0 +1,79 @@
+package chatcell
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gonbchat/gonbchat/display"
+	"github.com/openai/openai-go/v3/packages/param"
+	"github.com/openai/openai-go/v3/responses"
+)
+
+// Create sends one request with no chat around it, like the textbook's client.responses.create,
+// and shows the reply streaming into a display cell. It chains onto WithPreviousResponseID if
+// given. It returns the finished reply (its ID, PreviousResponseID, Usage…), or the zero Reply
+// after showing the error as one line.
+func Create(msg string, opts ...Option) Reply {
+	cfg := newConfig(opts)
+	cn := resolveConn(cfg)
+	rep, _, interrupted, err := show(context.Background(), cfg, cn, ResponsesBackend{}, oneShot(cfg, msg))
+	if err != nil && !cfg.quiet {
+		display.Error(cn.redact(Describe(err)))
+	}
+	if err == nil {
+		showUsage(cfg, rep, rep.Usage, 1)
+	}
+	if interrupted {
+		reraise()
+	}
+	if err != nil {
+		return Reply{}
+	}
+	return *rep
+}
+
+// CreateContext is Create for Go programs: it shows nothing and returns the error.
+func CreateContext(ctx context.Context, msg string, opts ...Option) (Reply, error) {
+	cfg := newConfig(opts)
+	rep, _, err := run(ctx, cfg, resolveConn(cfg), ResponsesBackend{}, oneShot(cfg, msg), nil)
+	if err != nil {
+		return Reply{}, err
+	}
+	return *rep, nil
+}
+
+func oneShot(cfg *config, msg string) *Request {
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{{Role: "user", Content: msg}},
+		PreviousResponseID: cfg.previousID, Store: cfg.store, Params: cfg.params}
+}
+
+// WithPreviousResponseID chains a Create onto an earlier response.
+func WithPreviousResponseID(id string) Option { return func(c *config) { c.previousID = id } }
+
+// ShowEvents sends msg with stream=true and prints every server-sent event as it arrives, as the
+// textbook's `for event in response: pprint(event)` does: the type, then the event's JSON.
+func ShowEvents(msg string, opts ...Option) error {
+	cfg := newConfig(opts)
+	cn := resolveConn(cfg)
+	params := responses.ResponseNewParams{Model: cfg.model, Input: responses.ResponseNewParamsInputUnion{OfString: param.NewOpt(msg)}}
+	if cfg.instructions != "" {
+		params.Instructions = param.NewOpt(cfg.instructions)
+	}
+	svc := responses.NewResponseService(cn.opts...)
+	s := svc.NewStreaming(context.Background(), params)
+	defer s.Close()
+	for s.Next() {
+		ev := s.Current()
+		raw := ev.RawJSON()
+		if len(raw) > 400 {
+			raw = raw[:strings.LastIndex(raw[:400], ",")+1] + " …}"
+		}
+		fmt.Printf("%-36s %s\n", ev.Type, raw)
+	}
+	err := s.Err()
+	if err != nil && !cfg.quiet {
+		display.Error(cn.redact(Describe(err)))
+	}
+	return err
+}

@@ -1,0 +1,77 @@
+package chatcell
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/param"
+	"github.com/openai/openai-go/v3/responses"
+)
+
+// ResponsesBackend talks to the Responses API (POST /v1/responses, streamed). It is the default.
+type ResponsesBackend struct{}
+
+// Stream implements Backend.
+func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption, req *Request) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		svc := responses.NewResponseService()
+		params := responses.ResponseNewParams{Model: req.Model}
+		if len(req.Input) == 1 && req.Input[0].Role == "user" && req.Input[0].Name == "" {
+			params.Input.OfString = param.NewOpt(req.Input[0].Content)
+		} else {
+			for _, m := range req.Input {
+				params.Input.OfInputItemList = append(params.Input.OfInputItemList,
+					responses.ResponseInputItemParamOfMessage(m.Content, responses.EasyInputMessageRole(m.Role)))
+			}
+		}
+		if req.Instructions != "" {
+			params.Instructions = param.NewOpt(req.Instructions)
+		}
+		if req.PreviousResponseID != "" {
+			params.PreviousResponseID = param.NewOpt(req.PreviousResponseID)
+		}
+		if req.Store != nil {
+			params.Store = param.NewOpt(*req.Store)
+		}
+		callOpts := append([]option.RequestOption(nil), opts...)
+		for k, v := range req.Params {
+			callOpts = append(callOpts, option.WithJSONSet(k, v))
+		}
+		s := svc.NewStreaming(ctx, params, callOpts...)
+		defer s.Close()
+		for s.Next() {
+			ev := s.Current()
+			switch ev.Type {
+			case "response.output_text.delta":
+				if !yield(Event{Delta: ev.Delta}, nil) {
+					return
+				}
+			case "response.completed", "response.incomplete":
+				r := ev.Response
+				rep := &Reply{ID: r.ID, PreviousResponseID: r.PreviousResponseID, Model: r.Model, Text: r.OutputText(),
+					Usage: Usage{r.Usage.InputTokens, r.Usage.OutputTokens, r.Usage.TotalTokens}}
+				if ev.Type == "response.incomplete" {
+					rep.Incomplete = r.IncompleteDetails.Reason
+					if rep.Incomplete == "" {
+						rep.Incomplete = "incomplete"
+					}
+				}
+				if !yield(Event{Done: rep}, nil) {
+					return
+				}
+			case "response.failed":
+				msg := ev.Response.Error.Message
+				if msg == "" {
+					msg = "the response failed"
+				}
+				yield(Event{}, fmt.Errorf("%s", msg))
+				return
+			}
+		}
+		if err := s.Err(); err != nil {
+			yield(Event{}, err)
+		}
+	}
+}
