@@ -1,0 +1,176 @@
+package openaitest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/tiktoken-go/tokenizer/codec"
+)
+
+// turn is one message of a conversation as the mirror model sees it.
+type turn struct {
+	Role string // user, assistant, system, developer
+	Text string
+}
+
+// mirrorInput is what a generation request gives the mirror model.
+type mirrorInput struct {
+	Model        string
+	Instructions string // instructions, or system/developer messages for Chat Completions
+	Turns        []turn // the whole context, oldest first, including this request's input
+	Chained      bool   // the context came partly from previous_response_id
+	API          string // "responses" or "chat"
+}
+
+const (
+	maxEarlierQuoted = 4  // earlier user messages quoted (the most recent ones)
+	earlierQuoteLen  = 48 // runes per earlier quote
+	lastQuoteLen     = 240
+	instrQuoteLen    = 120
+)
+
+// mirrorReply is the mirror model's deterministic Markdown answer.
+func mirrorReply(in mirrorInput) string {
+	var users []string
+	for _, t := range in.Turns {
+		if t.Role == "user" {
+			users = append(users, t.Text)
+		}
+	}
+	last := ""
+	earlier := users
+	if len(users) > 0 {
+		last = users[len(users)-1]
+		earlier = users[:len(users)-1]
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "**镜像模型 Mirror** · 模型 model: `%s`\n\n", inlineCode(in.Model))
+	if strings.TrimSpace(in.Instructions) == "" {
+		b.WriteString("- 指示 instructions: (无 none)\n")
+	} else {
+		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", quote(in.Instructions, instrQuoteLen))
+	}
+	switch n := len(earlier); n {
+	case 0:
+		b.WriteString("- 上下文 context: 0 earlier turns 之前没有对话 — I remember nothing before this message.\n")
+	default:
+		how := ""
+		if in.Chained {
+			how = " (via previous_response_id)"
+		}
+		fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s 之前的对话%s:\n", n, plural(n), how)
+		start := 0
+		if n > maxEarlierQuoted {
+			start = n - maxEarlierQuoted
+			fmt.Fprintf(&b, "  - … %d older 更早\n", start)
+		}
+		for i := start; i < n; i++ {
+			fmt.Fprintf(&b, "  %d. “%s”\n", i+1, quote(earlier[i], earlierQuoteLen))
+		}
+	}
+	if len(users) == 0 {
+		b.WriteString("- 你说 you said: (没有用户消息 no user message)\n")
+	} else {
+		fmt.Fprintf(&b, "- 你说 you said: “%s”\n", quote(last, lastQuoteLen))
+	}
+	b.WriteString("\n_离线镜像模型：我只复述收到的内容。Offline mirror model: I only reflect what I receive._")
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// quote shortens s to at most n runes on one line, for quoting in Markdown.
+func quote(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > n {
+		r := []rune(s)
+		s = strings.TrimSpace(string(r[:n-1])) + "…"
+	}
+	return s
+}
+
+func inlineCode(s string) string {
+	return strings.NewReplacer("`", "'", "\n", " ").Replace(quote(s, 80))
+}
+
+// chunkSizes is the deterministic cycle of delta sizes in bytes.
+var chunkSizes = [...]int{4, 6, 3, 8, 5, 2, 7, 4, 5}
+
+// splitDeltas cuts s into deltas of 2-8 bytes (a single rune longer than the
+// target is kept whole), never splitting a UTF-8 rune.
+func splitDeltas(s string) []string {
+	var out []string
+	for i := 0; len(s) > 0; i++ {
+		n := min(chunkSizes[i%len(chunkSizes)], len(s))
+		for n < len(s) && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		if n == 0 { // first rune longer than the target
+			_, n = utf8.DecodeRuneInString(s)
+		}
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return out
+}
+
+var (
+	tokOnce  sync.Once
+	tokCodec *codec.Codec
+)
+
+func tokenizer() *codec.Codec {
+	tokOnce.Do(func() { tokCodec = codec.NewO200kBase() })
+	return tokCodec
+}
+
+// countTokens counts o200k_base tokens of s.
+func countTokens(s string) int {
+	if s == "" {
+		return 0
+	}
+	n, err := tokenizer().Count(s)
+	if err != nil {
+		return len(s) / 4
+	}
+	return n
+}
+
+// truncateTokens returns the prefix of s made of its first max tokens, and
+// whether it had to cut.
+func truncateTokens(s string, max int) (string, bool) {
+	ids, _, err := tokenizer().Encode(s)
+	if err != nil || len(ids) <= max {
+		return s, false
+	}
+	out, err := tokenizer().Decode(ids[:max])
+	if err != nil {
+		return s, false
+	}
+	// A cut inside a multi-byte rune would leave invalid UTF-8: drop the tail.
+	for len(out) > 0 && !utf8.ValidString(out) {
+		out = out[:len(out)-1]
+	}
+	return out, true
+}
+
+// promptTokens estimates input tokens like the real API: the text plus a
+// few tokens of framing per message.
+func promptTokens(instructions string, turns []turn) int {
+	n := 0
+	if instructions != "" {
+		n += countTokens(instructions) + 4
+	}
+	for _, t := range turns {
+		n += countTokens(t.Text) + 4
+	}
+	return n + 3
+}

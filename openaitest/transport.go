@@ -1,0 +1,142 @@
+package openaitest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// Transport returns an http.RoundTripper that serves every request with h in
+// the same process: no listener, no network. Responses are streamed through
+// a pipe, so server-sent events reach the client as they are produced;
+// closing the response body or cancelling the request's context stops the
+// handler. The request's host is ignored (see [InProcessBaseURL]).
+func (h *Handler) Transport() http.RoundTripper {
+	return &transport{h: h}
+}
+
+type transport struct {
+	h *Handler
+}
+
+// errConnReset is what a client sees when a fault drops the connection
+// before any response header.
+var errConnReset = errors.New("openaitest: connection reset by fault")
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	pr, pw := io.Pipe()
+	rw := &pipeResponseWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+
+	sreq := req.Clone(ctx)
+	if sreq.Body == nil {
+		sreq.Body = http.NoBody
+	}
+	sreq.RequestURI = req.URL.RequestURI()
+	sreq.RemoteAddr = "127.0.0.1:0"
+	if sreq.Proto == "" {
+		sreq.Proto, sreq.ProtoMajor, sreq.ProtoMinor = "HTTP/1.1", 1, 1
+	}
+
+	go func() {
+		defer func() {
+			p := recover()
+			switch {
+			case p == nil:
+				rw.WriteHeader(http.StatusOK) // no-op if already written
+				if err := ctx.Err(); err != nil {
+					_ = pw.CloseWithError(err)
+				} else {
+					_ = pw.Close()
+				}
+			case p == http.ErrAbortHandler: //nolint:errorlint // sentinel panic value
+				rw.abort(errConnReset)
+				_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+			default:
+				err := fmt.Errorf("openaitest: handler panic: %v", p)
+				rw.abort(err)
+				_ = pw.CloseWithError(err)
+			}
+		}()
+		t.h.ServeHTTP(rw, sreq)
+	}()
+
+	select {
+	case <-rw.ready:
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	}
+	if rw.err != nil {
+		cancel()
+		return nil, rw.err
+	}
+	res := &http.Response{
+		Status:        strconv.Itoa(rw.status) + " " + http.StatusText(rw.status),
+		StatusCode:    rw.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rw.sent,
+		Body:          &pipeBody{pr: pr, cancel: cancel},
+		ContentLength: -1,
+		Request:       req,
+	}
+	if n, err := strconv.ParseInt(rw.sent.Get("Content-Length"), 10, 64); err == nil {
+		res.ContentLength = n
+	}
+	return res, nil
+}
+
+// pipeResponseWriter is the handler's side of an in-process exchange.
+type pipeResponseWriter struct {
+	header http.Header
+	pw     *io.PipeWriter
+
+	once   sync.Once
+	ready  chan struct{} // closed once the header is sent (or the exchange failed)
+	status int
+	sent   http.Header
+	err    error // set before ready is closed when no response exists
+}
+
+func (w *pipeResponseWriter) Header() http.Header { return w.header }
+
+func (w *pipeResponseWriter) WriteHeader(status int) {
+	w.once.Do(func() {
+		w.status = status
+		w.sent = w.header.Clone()
+		close(w.ready)
+	})
+}
+
+func (w *pipeResponseWriter) abort(err error) {
+	w.once.Do(func() {
+		w.err = err
+		close(w.ready)
+	})
+}
+
+func (w *pipeResponseWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(b)
+}
+
+// Flush is a no-op: the pipe is unbuffered, every Write reaches the reader.
+func (w *pipeResponseWriter) Flush() {}
+
+type pipeBody struct {
+	pr     *io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (b *pipeBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
+
+func (b *pipeBody) Close() error {
+	b.cancel()
+	return b.pr.Close()
+}
