@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gonbchat/gonbchat/history"
+
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
 )
@@ -101,7 +103,7 @@ func (c *Chat) Source() Source { c.mu.Lock(); defer c.mu.Unlock(); return c.conn
 func (c *Chat) Err() error { c.mu.Lock(); defer c.mu.Unlock(); return c.err }
 
 func (c *Chat) request(cfg *config, msg string) *Request {
-	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{{Role: "user", Content: msg}},
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{history.UserMsg(msg)},
 		PreviousResponseID: c.st.LastID, Store: cfg.store, Params: cfg.params}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gonbchat/gonbchat/history"
+
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
@@ -44,7 +46,7 @@ func CreateContext(ctx context.Context, msg string, opts ...Option) (Reply, erro
 }
 
 func oneShot(cfg *config, msg string) *Request {
-	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{{Role: "user", Content: msg}},
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{history.UserMsg(msg)},
 		PreviousResponseID: cfg.previousID, Store: cfg.store, Params: cfg.params}
 }
 

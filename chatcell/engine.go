@@ -14,13 +14,6 @@ import (
 	"github.com/openai/openai-go/v3/option"
 )
 
-// Message is one message of a request's input.
-type Message struct {
-	Role    string // "system", "developer", "user" or "assistant"
-	Content string
-	Name    string // optional sender name (Chat Completions)
-}
-
 // Request is one model call, whatever the API behind it.
 type Request struct {
 	Model              string

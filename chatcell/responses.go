@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/gonbchat/gonbchat/history"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
@@ -18,12 +19,12 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 	return func(yield func(Event, error) bool) {
 		svc := responses.NewResponseService()
 		params := responses.ResponseNewParams{Model: req.Model}
-		if len(req.Input) == 1 && req.Input[0].Role == "user" && req.Input[0].Name == "" {
+		if len(req.Input) == 1 && req.Input[0].Role == history.User && req.Input[0].Name == "" {
 			params.Input.OfString = param.NewOpt(req.Input[0].Content)
 		} else {
 			for _, m := range req.Input {
 				params.Input.OfInputItemList = append(params.Input.OfInputItemList,
-					responses.ResponseInputItemParamOfMessage(m.Content, responses.EasyInputMessageRole(m.Role)))
+					responses.ResponseInputItemParamOfMessage(m.Content, responses.EasyInputMessageRole(string(m.Role))))
 			}
 		}
 		if req.Instructions != "" {
@@ -51,7 +52,7 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 			case "response.completed", "response.incomplete":
 				r := ev.Response
 				rep := &Reply{ID: r.ID, PreviousResponseID: r.PreviousResponseID, Model: r.Model, Text: r.OutputText(),
-					Usage: Usage{r.Usage.InputTokens, r.Usage.OutputTokens, r.Usage.TotalTokens}}
+					Usage: Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.TotalTokens}}
 				if ev.Type == "response.incomplete" {
 					rep.Incomplete = r.IncompleteDetails.Reason
 					if rep.Incomplete == "" {

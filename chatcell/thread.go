@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gonbchat/gonbchat/history"
+
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
@@ -42,7 +44,7 @@ func (c *Chat) thread(ctx context.Context, id string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(msgs, Message{Role: "assistant", Content: resp.OutputText()}), nil
+	return append(msgs, history.AssistantMsg(resp.OutputText())), nil
 }
 
 // itemMessage reads a message item of the Responses API (content as a string or as parts).
@@ -57,7 +59,7 @@ func itemMessage(raw string) (Message, bool) {
 	}
 	var s string
 	if json.Unmarshal(item.Content, &s) == nil {
-		return Message{Role: item.Role, Content: s}, true
+		return Message{Role: history.Role(item.Role), Content: s}, true
 	}
 	var parts []struct {
 		Text    string `json:"text"`
@@ -68,7 +70,7 @@ func itemMessage(raw string) (Message, bool) {
 	for _, p := range parts {
 		b.WriteString(p.Text + p.Refusal)
 	}
-	return Message{Role: item.Role, Content: b.String()}, true
+	return Message{Role: history.Role(item.Role), Content: b.String()}, true
 }
 
 // ShowThread shows the whole thread in the cell, as the textbook's show_thread prints it.
@@ -98,7 +100,7 @@ func threadMarkdown(msgs []Message) string {
 		case "user":
 			b.WriteString("**>>>** " + m.Content)
 		case "system", "developer":
-			b.WriteString("*(" + m.Role + ")* " + m.Content)
+			b.WriteString("*(" + string(m.Role) + ")* " + m.Content)
 		default:
 			b.WriteString(m.Content)
 		}
@@ -168,7 +170,7 @@ func (c *Chat) rollback(ctx context.Context, n int) ([]Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		turn := []Message{{Role: "assistant", Content: resp.OutputText()}}
+		turn := []Message{history.AssistantMsg(resp.OutputText())}
 		page, err := svc.InputItems.List(ctx, id, responses.InputItemListParams{Limit: param.NewOpt[int64](1)})
 		if err == nil && len(page.Data) > 0 {
 			if m, ok := itemMessage(page.Data[0].RawJSON()); ok {

@@ -1,0 +1,108 @@
+// Package completions is the Chat Completions backend of chatcell: POST /v1/chat/completions,
+// the API of textbook lessons 001 and 003 and of providers that have no Responses API (Groq,
+// Gemini, Mistral, Together, Fireworks…).
+//
+//	var chat = chatcell.NewHist(chatcell.WithBackend(completions.Backend{}))
+//
+// It is a separate package because it imports openai-go's root package, which makes every
+// notebook cell that links it about 2 s slower to build; chats on the Responses API do not pay.
+package completions
+
+import (
+	"context"
+	"iter"
+
+	"github.com/gonbchat/gonbchat/chatcell"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/param"
+)
+
+// Backend sends requests to the Chat Completions API, streamed with usage.
+type Backend struct{}
+
+// Stream implements chatcell.Backend. Instructions become a leading system message; a
+// max_output_tokens parameter (chatcell.WithMaxOutputTokens) is sent as max_tokens.
+func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *chatcell.Request) iter.Seq2[chatcell.Event, error] {
+	return func(yield func(chatcell.Event, error) bool) {
+		params := openai.ChatCompletionNewParams{
+			Model:         req.Model,
+			Messages:      Messages(req.Instructions, req.Input),
+			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)},
+		}
+		callOpts := append([]option.RequestOption(nil), opts...)
+		for k, v := range req.Params {
+			if k == "max_output_tokens" {
+				k = "max_tokens"
+			}
+			callOpts = append(callOpts, option.WithJSONSet(k, v))
+		}
+		svc := openai.NewChatCompletionService()
+		s := svc.NewStreaming(ctx, params, callOpts...)
+		defer s.Close()
+		rep := &chatcell.Reply{}
+		finished := false
+		for s.Next() {
+			ch := s.Current()
+			if rep.ID == "" {
+				rep.ID, rep.Model = ch.ID, ch.Model
+			}
+			for _, c := range ch.Choices {
+				if c.Index != 0 {
+					continue
+				}
+				if c.Delta.Content != "" && !yield(chatcell.Event{Delta: c.Delta.Content}, nil) {
+					return
+				}
+				if c.FinishReason != "" {
+					finished = true
+					if c.FinishReason == "length" {
+						rep.Incomplete = "max_tokens"
+					}
+				}
+			}
+			if ch.JSON.Usage.Valid() && ch.Usage.TotalTokens > 0 {
+				rep.Usage = chatcell.Usage{InputTokens: ch.Usage.PromptTokens, OutputTokens: ch.Usage.CompletionTokens, TotalTokens: ch.Usage.TotalTokens}
+			}
+		}
+		if err := s.Err(); err != nil {
+			yield(chatcell.Event{}, err)
+			return
+		}
+		if finished {
+			yield(chatcell.Event{Done: rep}, nil)
+		}
+	}
+}
+
+// Messages builds a Chat Completions message list: the instructions as a system message (when
+// not empty), then the messages with their roles and names.
+func Messages(instructions string, msgs []chatcell.Message) []openai.ChatCompletionMessageParamUnion {
+	var out []openai.ChatCompletionMessageParamUnion
+	if instructions != "" {
+		out = append(out, openai.SystemMessage(instructions))
+	}
+	for _, m := range msgs {
+		var u openai.ChatCompletionMessageParamUnion
+		name := param.Opt[string]{}
+		if m.Name != "" {
+			name = param.NewOpt(m.Name)
+		}
+		switch string(m.Role) {
+		case "system":
+			u = openai.SystemMessage(m.Content)
+			u.OfSystem.Name = name
+		case "developer":
+			u = openai.DeveloperMessage(m.Content)
+			u.OfDeveloper.Name = name
+		case "assistant":
+			u = openai.AssistantMessage(m.Content)
+			u.OfAssistant.Name = name
+		default:
+			u = openai.UserMessage(m.Content)
+			u.OfUser.Name = name
+		}
+		out = append(out, u)
+	}
+	return out
+}
