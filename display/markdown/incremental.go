@@ -30,6 +30,7 @@ package markdown
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
 	"github.com/yuin/goldmark/ast"
@@ -44,6 +45,7 @@ type Incremental struct {
 	cut       int      // src[:cut] is committed
 	tail      string   // HTML of src[cut:], valid when fresh
 	fresh     bool     // committed and tail reflect all of src
+	rejected  int      // commits refused by the clean-split check (tests expect 0)
 }
 
 // NewIncremental starts an empty streamed document.
@@ -108,11 +110,17 @@ func (inc *Incremental) update() {
 		// Belt and braces: the split must be clean, i.e. the two sides rendered as documents of
 		// their own give the same HTML as the nodes of the whole. If not (a block whose start was
 		// misjudged), commit nothing now; the next call tries again with more text.
-		head := inc.r.renderNodes(inc.r.highlight, src, first, upTo)
-		if head == inc.r.render(inc.r.highlight, src[:advance]) && tail == inc.r.render(inc.r.plain, src[advance:]) {
-			inc.committed = append(inc.committed, head)
+		var blocks []string
+		for g := first; g != upTo; {
+			next := groupEnd(g)
+			blocks = append(blocks, inc.r.renderNodes(inc.r.highlight, src, g, next))
+			g = next
+		}
+		if strings.Join(blocks, "") == inc.r.render(inc.r.highlight, src[:advance]) && tail == inc.r.render(inc.r.plain, src[advance:]) {
+			inc.committed = append(inc.committed, blocks...)
 			inc.cut += advance
 		} else {
+			inc.rejected++
 			tail = inc.r.renderNodes(inc.r.plain, src, first, nil)
 		}
 	}
