@@ -163,11 +163,8 @@ func encodeFile(f *File) ([]byte, error) {
 // save file. The error never repeats the value.
 func checkSecrets(f *File) error {
 	for k, v := range f.Meta {
-		lk := strings.ToLower(k)
-		for _, w := range []string{"key", "token", "secret", "password", "auth", "cookie"} {
-			if strings.Contains(lk, w) {
-				return fmt.Errorf("history: refusing to save Meta[%q]: it looks like a credential, and credentials never go into a save file", k)
-			}
+		if credentialName(k) {
+			return fmt.Errorf("history: refusing to save Meta[%q]: it looks like a credential, and credentials never go into a save file", k)
 		}
 		if looksLikeKey(v) {
 			return fmt.Errorf("history: refusing to save Meta[%q]: its value looks like an API key, and credentials never go into a save file", k)
@@ -179,9 +176,51 @@ func checkSecrets(f *File) error {
 	return nil
 }
 
-func looksLikeKey(s string) bool {
-	return strings.HasPrefix(s, "sk-") || strings.Contains(s, " sk-") || strings.HasPrefix(s, "Bearer ")
+// credentialName reports whether a Meta key names a credential: "api_key", "OPENAI_TOKEN",
+// "apiKey", "secret", "password"... but not "max_tokens" or "temperature".
+func credentialName(k string) bool {
+	words := strings.FieldsFunc(strings.ToLower(k), func(r rune) bool {
+		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9')
+	})
+	for _, w := range words {
+		for _, suffix := range []string{"key", "token", "secret", "password", "passwd", "credential", "credentials"} {
+			if strings.HasSuffix(w, suffix) {
+				return true
+			}
+		}
+		switch w {
+		case "auth", "authorization", "cookie", "bearer":
+			return true
+		}
+	}
+	return false
 }
+
+// looksLikeKey reports whether s holds something shaped like an OpenAI-style secret key:
+// "sk-" at the start of a word, followed by at least 16 key characters.
+func looksLikeKey(s string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], "sk-")
+		if j < 0 {
+			return false
+		}
+		j += i
+		n := 0
+		for _, c := range s[j+3:] {
+			if c != '-' && c != '_' && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+				break
+			}
+			n++
+		}
+		startOfWord := j == 0 || !isAlnum(s[j-1])
+		if startOfWord && n >= 16 {
+			return true
+		}
+		i = j + 3
+	}
+}
+
+func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
 
 // Load reads a history saved by Save. A missing file gives an error matching
 // fs.ErrNotExist; an empty, truncated, corrupt, foreign (a Python pickle, a JSON file...)

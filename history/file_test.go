@@ -205,7 +205,7 @@ func TestSaveWritesNoSecrets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chat.gob")
 	f := sampleList(t).Snapshot()
 	f.Model = "gpt-4o-mini"
-	f.Meta = map[string]string{"temperature": "1", "base_model": "gpt-4o-mini"}
+	f.Meta = map[string]string{"temperature": "1", "max_tokens": "100", "title": "counting"}
 	if err := Save(path, f); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestSaveWritesNoSecrets(t *testing.T) {
 		t.Fatal(`the save file contains "sk-"`)
 	}
 	// Meta entries that look like credentials are refused, without repeating them.
-	for _, meta := range []map[string]string{{"api_key": "whatever"}, {"note": key}, {"OPENAI_TOKEN": "x"}} {
+	for _, meta := range []map[string]string{{"api_key": "whatever"}, {"apiKey": "whatever"}, {"note": "use " + key}, {"OPENAI_TOKEN": "x"}} {
 		f.Meta = meta
 		p := filepath.Join(t.TempDir(), "refused.gob")
 		err := Save(p, f)
@@ -230,6 +230,26 @@ func TestSaveWritesNoSecrets(t *testing.T) {
 		}
 		if _, err := os.Stat(p); err == nil {
 			t.Fatal("a refused save wrote a file")
+		}
+	}
+}
+
+func TestLooksLikeKey(t *testing.T) {
+	for s, want := range map[string]bool{
+		"sk-proj-abcdefghijklmnop1234": true,
+		"key: sk-abcdefghijklmnopqrst": true,
+		"sk-short":                     false,
+		"task-1234567890abcdefghij":    false,
+		"gpt-4o-mini":                  false,
+	} {
+		if looksLikeKey(s) != want {
+			t.Errorf("looksLikeKey(%q) = %v", s, !want)
+		}
+	}
+	for k, want := range map[string]bool{"api_key": true, "apiKey": true, "APIKEY": true, "max_tokens": false,
+		"OPENAI_TOKEN": true, "Authorization": true, "author": false, "temperature": false} {
+		if credentialName(k) != want {
+			t.Errorf("credentialName(%q) = %v", k, !want)
 		}
 	}
 }
