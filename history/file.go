@@ -220,7 +220,9 @@ func looksLikeKey(s string) bool {
 	}
 }
 
-func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // Load reads a history saved by Save. A missing file gives an error matching
 // fs.ErrNotExist; an empty, truncated, corrupt, foreign (a Python pickle, a JSON file...)
