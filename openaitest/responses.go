@@ -196,12 +196,13 @@ func turnsOf(items []item) []turn {
 
 // resolveChain returns the context of a chain ending at id: the input items
 // and outputs of every response in the chain, oldest first. ok is false if
-// some response of the chain is not stored.
+// the response id itself is not stored; a deleted older response just ends
+// the context there.
 func (h *Handler) resolveChain(id string) (items []item, ok bool, err error) {
 	var chain []*storedResponse
 	seen := map[string]bool{}
 	for id != "" {
-		if seen[id] || len(chain) > 10000 {
+		if seen[id] || len(chain) > 100000 {
 			return nil, false, fmt.Errorf("openaitest: cycle in response chain at %s", id)
 		}
 		seen[id] = true
@@ -210,7 +211,10 @@ func (h *Handler) resolveChain(id string) (items []item, ok bool, err error) {
 			return nil, false, err
 		}
 		if s == nil {
-			return nil, false, nil
+			if len(chain) == 0 {
+				return nil, false, nil
+			}
+			break
 		}
 		chain = append(chain, s)
 		id = ""
@@ -620,6 +624,17 @@ func (h *Handler) listInputItems(w http.ResponseWriter, r *http.Request, id stri
 		responseNotFound(w, id)
 		return
 	}
+	// The input items of a response are everything the model was given: the
+	// context inherited through previous_response_id, then its own input.
+	var items []item
+	if p := s.Response.PreviousResponseID; p != nil && *p != "" {
+		items, _, err = h.resolveChain(*p)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
+			return
+		}
+	}
+	items = append(items, s.InputItems...)
 	q := r.URL.Query()
 	limit := 20
 	if v := q.Get("limit"); v != "" {
@@ -642,7 +657,6 @@ func (h *Handler) listInputItems(w http.ResponseWriter, r *http.Request, id stri
 		badRequest(w, fmt.Sprintf("Invalid value: '%s'. Supported values are: 'asc' and 'desc'.", order), "order", "invalid_value")
 		return
 	}
-	items := append([]item{}, s.InputItems...)
 	if order == "desc" {
 		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
 			items[i], items[j] = items[j], items[i]

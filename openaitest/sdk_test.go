@@ -198,6 +198,21 @@ func TestResponsesChain(t *testing.T) {
 		if r3.Usage.InputTokens <= r1.Usage.InputTokens {
 			t.Errorf("chained input tokens %d not above first %d", r3.Usage.InputTokens, r1.Usage.InputTokens)
 		}
+		// The input items of a chained response are its whole context.
+		var roles, texts []string
+		pager := c.Responses.InputItems.ListAutoPaging(ctx, r3.ID, responses.InputItemListParams{Order: responses.InputItemListParamsOrderAsc})
+		for pager.Next() {
+			m := pager.Current().AsMessage()
+			roles = append(roles, string(m.Role))
+			texts = append(texts, m.Content[0].Text)
+		}
+		if err := pager.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(roles, ",") != "user,assistant,user,assistant,user" || texts[0] != "My name is Ada." ||
+			texts[1] != r1.OutputText() || texts[3] != r2.OutputText() || texts[4] != "What is my name?" {
+			t.Errorf("input items of the chain: %v %q", roles, texts)
+		}
 		// Without previous_response_id the model remembers nothing.
 		r4, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-4.1-nano", Input: userInput("What is my name?")})
 		if err != nil {
