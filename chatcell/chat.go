@@ -148,7 +148,7 @@ func (c *Chat) Ask(msg string, opts ...Option) string {
 	err = c.commit(rep, err)
 	c.report(cfg, err)
 	if err == nil {
-		showUsage(cfg, rep, c.st.Usage, c.st.Turns)
+		showUsage(cfg, c.conn(), rep, c.st.Usage, c.st.Turns)
 	}
 	if interrupted {
 		reraise()
@@ -200,11 +200,20 @@ func (c *Chat) notify(err error) {
 	}
 }
 
-func showUsage(cfg *config, rep *Reply, total Usage, turns int) {
+// showUsage shows a turn's token usage, the chat's running total and, on a live server, the
+// estimated cost of the turn.
+func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 	if cfg.quiet {
 		return
 	}
 	line := fmt.Sprintf("tokens: %s  ·  chat so far (%d turns): %s", rep.Usage, turns, total)
+	model := rep.Model
+	if model == "" {
+		model = cfg.model
+	}
+	if usd, known := history.Cost(model, rep.Usage); known && cn.source == Live {
+		line += fmt.Sprintf("  ·  ≈ $%.6f", usd)
+	}
 	if rep.Incomplete != "" {
 		line += "  ·  reply incomplete: " + rep.Incomplete
 	}

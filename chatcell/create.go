@@ -24,7 +24,7 @@ func Create(msg string, opts ...Option) Reply {
 		display.Error(cn.redact(Describe(err)))
 	}
 	if err == nil {
-		showUsage(cfg, rep, rep.Usage, 1)
+		showUsage(cfg, cn, rep, rep.Usage, 1)
 	}
 	if interrupted {
 		reraise()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gonbchat/gonbchat/history"
 	"github.com/openai/openai-go/v3/option"
 )
 
@@ -45,6 +46,10 @@ type config struct {
 	quiet           bool
 	stallTimeout    time.Duration
 	input           io.Reader
+	backend         Backend
+	system          string
+	histOpts        []history.Option
+	summary         *[2]int
 	err             error // a configuration error, reported by every action
 }
 
@@ -179,6 +184,35 @@ func WithStallTimeout(d time.Duration) Option { return func(c *config) { c.stall
 
 // WithInput makes Loop read lines from r instead of the notebook's input box or stdin.
 func WithInput(r io.Reader) Option { return func(c *config) { c.input = r } }
+
+// WithBackend chooses the API a ChatWithHistList talks to: ResponsesBackend (default) or
+// completions.Backend for Chat Completions.
+func WithBackend(b Backend) Option { return func(c *config) { c.backend = b } }
+
+// WithSystem puts a system message at the head of a ChatWithHistList's history (lessons 001 and
+// 003). Unless WithInstructions is also given, the default instructions are then not sent.
+func WithSystem(prompt string) Option { return func(c *config) { c.system = prompt } }
+
+// WithMaxCount caps a ChatWithHistList's history at n messages (openai2's MsgMaxCount). Trimming
+// removes whole turns, oldest first, and keeps pinned messages.
+func WithMaxCount(n int) Option {
+	return func(c *config) { c.histOpts = append(c.histOpts, history.WithMaxCount(n)) }
+}
+
+// WithWindow keeps only the newest turns of a ChatWithHistList's history, and the system
+// message (001's sliding window).
+func WithWindow(turns int) Option { return WithTrim(history.SlidingWindow(turns)) }
+
+// WithTrim adds trimming strategies to a ChatWithHistList, for example
+// history.TokenBudget(2000, counter) with a counter from package history/tokens.
+func WithTrim(s ...history.Strategy) Option {
+	return func(c *config) { c.histOpts = append(c.histOpts, history.WithStrategy(s...)) }
+}
+
+// WithSummary makes a ChatWithHistList summarise its older turns through the model once it has
+// more than after turns, keeping the newest keep turns (001's summarize_conversation). The
+// summary is kept as one marked system message.
+func WithSummary(after, keep int) Option { return func(c *config) { c.summary = &[2]int{after, keep} } }
 
 func validName(s string) bool {
 	if s == "" || len(s) > 64 || s == "." || s == ".." {

@@ -1,0 +1,352 @@
+package chatcell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/internal/fsutil"
+)
+
+// ChatWithHistList is a conversation whose history we keep (textbook 3-5, lessons 001 and 003):
+// every turn sends the whole history with store=false, so the server keeps nothing. It talks to
+// the Responses API, or to Chat Completions with WithBackend(completions.Backend{}).
+//
+// Like Chat, it survives from cell to cell by its name. Save and Load keep it in a gob file:
+// versioned, checksummed, written atomically and under a lock, with no key in it.
+type ChatWithHistList struct {
+	mu   sync.Mutex
+	cfg  *config
+	cn   *conn
+	hist *history.List
+	last Usage
+	err  error
+}
+
+// NewHistList returns the ChatWithHistList named by WithName (default DefaultName), continuing
+// it if an earlier GoNB cell started it.
+func NewHistList(opts ...Option) *ChatWithHistList {
+	c := &ChatWithHistList{cfg: newConfig(opts)}
+	if c.cfg.backend == nil {
+		c.cfg.backend = ResponsesBackend{}
+	}
+	if c.cfg.system != "" && !c.cfg.instructionsSet {
+		c.cfg.instructions = ""
+	}
+	if path := c.path(); path != "" {
+		f, err := history.Load(path)
+		switch {
+		case err == nil:
+			c.hist = f.List(c.listOpts()...)
+		case !errors.Is(err, os.ErrNotExist):
+			aside := path + ".corrupt"
+			os.Rename(path, aside)
+			c.notify(fmt.Errorf("%v; it was moved to %s and the chat starts afresh", err, aside))
+		}
+	}
+	if c.hist == nil {
+		c.hist = history.New(c.listOpts()...)
+	}
+	if c.cfg.system != "" {
+		c.hist.SetSystem(c.cfg.system)
+	}
+	c.persist()
+	return c
+}
+
+func (c *ChatWithHistList) listOpts() []history.Option {
+	opts := c.cfg.histOpts
+	if s := c.cfg.summary; s != nil {
+		opts = append(opts, history.WithStrategy(history.Summarize(s[0], s[1], c.summarize)))
+	}
+	return opts
+}
+
+func (c *ChatWithHistList) path() string { return stateFile(c.cfg, "hist", ".gob") }
+
+func (c *ChatWithHistList) snapshot() *history.File {
+	f := c.hist.Snapshot()
+	f.Model, f.Instructions = c.cfg.model, c.cfg.instructions
+	return f
+}
+
+func (c *ChatWithHistList) persist() error {
+	if p := c.path(); p != "" {
+		if err := history.Save(p, c.snapshot()); err != nil {
+			return fmt.Errorf("saving the chat's state: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *ChatWithHistList) conn() *conn {
+	if c.cn == nil {
+		c.cn = resolveConn(c.cfg)
+	}
+	return c.cn
+}
+
+// Name returns the chat's name.
+func (c *ChatWithHistList) Name() string { return c.cfg.name }
+
+// Err returns the error of the chat's last action, nil if it succeeded.
+func (c *ChatWithHistList) Err() error { c.mu.Lock(); defer c.mu.Unlock(); return c.err }
+
+// Source says whether the chat talks to a live server or the offline mirror model.
+func (c *ChatWithHistList) Source() Source { c.mu.Lock(); defer c.mu.Unlock(); return c.conn().source }
+
+// History returns the history itself, for the tools of package history.
+func (c *ChatWithHistList) History() *history.List { return c.hist }
+
+// Messages returns a copy of the history (openai2's fetch_messages).
+func (c *ChatWithHistList) Messages() []Message { return c.hist.Messages() }
+
+// Usage returns the tokens used by all turns; LastUsage those of the last turn.
+func (c *ChatWithHistList) Usage() Usage     { return c.hist.Usage() }
+func (c *ChatWithHistList) LastUsage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.last }
+
+// Cost estimates what all turns cost in USD, from history's price table; known is false for a
+// model without a price.
+func (c *ChatWithHistList) Cost() (usd float64, known bool) {
+	return history.Cost(c.cfg.model, c.hist.Usage())
+}
+
+func (c *ChatWithHistList) request(cfg *config, msg string) *Request {
+	store := false
+	return &Request{Model: cfg.model, Instructions: cfg.instructions,
+		Input: append(c.hist.Messages(), history.UserMsg(msg)), Store: &store, Params: cfg.params}
+}
+
+// commit records the outcome of a turn: a finished turn, or one cut short with the part that
+// arrived (marked Partial, so nothing the student saw is lost). A failed request adds nothing.
+func (c *ChatWithHistList) commit(ctx context.Context, msg string, rep *Reply, partial string, err error) error {
+	switch {
+	case err == nil:
+		c.last = rep.Usage
+		c.hist.AddUsage(rep.Usage)
+		c.hist.AppendTurn(history.UserMsg(msg), history.AssistantMsg(rep.Text))
+		if terr := c.hist.Trim(ctx); terr != nil && !errors.Is(terr, history.ErrPinsExceedCap) {
+			err = fmt.Errorf("the reply is kept, but summarising the history failed: %w", terr)
+		}
+	case partial != "":
+		cut := history.AssistantMsg(partial)
+		cut.Partial = true
+		c.hist.AppendTurn(history.UserMsg(msg), cut)
+	default:
+		return err
+	}
+	if perr := c.persist(); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+// Ask sends msg with the whole history and shows the reply streaming into one display cell,
+// then the turn's usage. It returns the reply text ("" on error; Err returns the error).
+func (c *ChatWithHistList) Ask(msg string, opts ...Option) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg := c.cfg.with(opts)
+	rep, partial, interrupted, err := show(context.Background(), cfg, c.conn(), cfg.backend, c.request(cfg, msg))
+	err = c.commit(context.Background(), msg, rep, partial, err)
+	c.report(cfg, err)
+	if rep != nil {
+		showUsage(cfg, c.conn(), rep, c.hist.Usage(), c.hist.Turns())
+	}
+	c.warn(cfg)
+	if interrupted {
+		reraise()
+	}
+	if rep == nil {
+		return ""
+	}
+	return rep.Text
+}
+
+// Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
+func (c *ChatWithHistList) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
+	var b strings.Builder
+	for d, err := range c.Stream(ctx, msg, opts...) {
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(d)
+	}
+	return b.String(), nil
+}
+
+// Stream sends msg and yields the reply's text deltas: the streaming Go API. The turn is added
+// to the history when the reply completes (or, cut short, with its partial text marked).
+func (c *ChatWithHistList) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		cfg := c.cfg.with(opts)
+		stream(ctx, cfg, c.conn(), cfg.backend, c.request(cfg, msg), func(rep *Reply, partial string, err error) error {
+			if errors.Is(err, errStopped) {
+				partial = "" // the caller stopped reading: nothing was shown, nothing is kept
+			}
+			err = c.commit(ctx, msg, rep, partial, err)
+			c.err = err
+			return err
+		})(yield)
+	}
+}
+
+// Loop asks for lines and sends each with Ask until an empty line.
+func (c *ChatWithHistList) Loop(opts ...Option) {
+	loop(c.cfg.with(opts), func(msg string) { c.Ask(msg, opts...) })
+}
+
+// summarize asks the chat's own model for a summary of older messages (001's
+// summarize_conversation). It is history's Summarizer.
+func (c *ChatWithHistList) summarize(ctx context.Context, older []Message) (string, error) {
+	req := &Request{Model: c.cfg.model, Instructions: "请简明扼要地总结以下对话。Summarise the following conversation briefly.",
+		Input: []Message{history.UserMsg(history.Transcript(older))}, Store: new(bool), Params: c.cfg.params}
+	rep, _, err := run(ctx, c.cfg, c.conn(), c.cfg.backend, req, nil)
+	if err != nil {
+		return "", err
+	}
+	return rep.Text, nil
+}
+
+func (c *ChatWithHistList) report(cfg *config, err error) {
+	c.err = err
+	if err != nil && !cfg.quiet {
+		display.Error(c.conn().redact(Describe(err)))
+	}
+}
+
+func (c *ChatWithHistList) notify(err error) {
+	if !c.cfg.quiet {
+		display.Error(Describe(err))
+	}
+}
+
+// warn shows why trimming could not keep the history within its limits (pins over the cap).
+func (c *ChatWithHistList) warn(cfg *config) {
+	if w := c.hist.Warning(); w != nil && !cfg.quiet {
+		display.Info("⚠ " + w.Error())
+	}
+}
+
+// do runs a notebook verb: it records and shows the error, and saves the state on success.
+func (c *ChatWithHistList) do(fn func() error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := fn()
+	if err == nil {
+		err = c.persist()
+	}
+	c.report(c.cfg, err)
+	return err
+}
+
+// Save writes the history to filename as a gob file (the textbook's pickle, made safe).
+func (c *ChatWithHistList) Save(filename string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := history.Save(filename, c.snapshot())
+	c.report(c.cfg, err)
+	return err
+}
+
+// Load replaces the history with the one saved in filename. On error the history is unchanged.
+func (c *ChatWithHistList) Load(filename string) error {
+	return c.do(func() error {
+		f, err := history.Load(filename)
+		if err != nil {
+			return err
+		}
+		c.hist = f.List(c.listOpts()...)
+		return nil
+	})
+}
+
+// ExportJSON writes the history to filename in openai2's fetch_messages format: a JSON list of
+// {"role", "content"} objects.
+func (c *ChatWithHistList) ExportJSON(filename string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data, err := c.hist.ExportJSON()
+	if err == nil {
+		err = fsutil.WriteFileAtomic(filename, data, 0o644)
+	}
+	c.report(c.cfg, err)
+	return err
+}
+
+// ImportJSON adds the messages of a JSON file in openai2's format to the history, marked forged.
+func (c *ChatWithHistList) ImportJSON(filename string) error {
+	return c.do(func() error {
+		data, err := os.ReadFile(filename)
+		if err != nil {
+			return err
+		}
+		msgs, err := history.UnmarshalMessages(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", filename, err)
+		}
+		return c.hist.AddDialogs(msgs...)
+	})
+}
+
+// AddDialogs imports messages, made with SystemMsg, UserMsg and AssistantMsg or exported from
+// another chat; forging a dialog steers the model (openai2's add_dialogs). They are marked forged.
+func (c *ChatWithHistList) AddDialogs(msgs ...Message) error {
+	return c.do(func() error { return c.hist.AddDialogs(msgs...) })
+}
+
+// Rollback removes the last n turns and shows what was removed.
+func (c *ChatWithHistList) Rollback(n int) error {
+	return c.do(func() error {
+		removed, err := c.hist.Rollback(n)
+		if err == nil && !c.cfg.quiet {
+			display.Markdown("rolled back:\n\n" + threadMarkdown(removed))
+		}
+		return err
+	})
+}
+
+// Pin keeps the messages at these positions (negative counts from the end) when the history is
+// trimmed. The pin stays on the message, not on the position.
+func (c *ChatWithHistList) Pin(positions ...int) error {
+	return c.do(func() error {
+		err := c.hist.Pin(positions...)
+		c.warn(c.cfg)
+		return err
+	})
+}
+
+// Unpin lets the messages at these positions be trimmed again.
+func (c *ChatWithHistList) Unpin(positions ...int) error {
+	return c.do(func() error { return c.hist.Unpin(positions...) })
+}
+
+// Reset clears the conversation but keeps the system message.
+func (c *ChatWithHistList) Reset() error {
+	return c.do(func() error { c.hist.Reset(); return nil })
+}
+
+// ShowConversation shows the history in the cell (001's show_conversation), marking pinned,
+// forged, summary and cut-short messages.
+func (c *ChatWithHistList) ShowConversation() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hist.Len() == 0 {
+		display.Info("the history is empty")
+		return
+	}
+	display.Markdown(c.hist.Markdown())
+}
+
+// SystemMsg, UserMsg and AssistantMsg build messages for AddDialogs (openai2's user_msg…).
+func SystemMsg(s string) Message    { return history.SystemMsg(s) }
+func UserMsg(s string) Message      { return history.UserMsg(s) }
+func AssistantMsg(s string) Message { return history.AssistantMsg(s) }
