@@ -102,4 +102,3 @@ func TestCompletionsErrorsAndDroppedStreams(t *testing.T) {
 		t.Errorf("want the cut-short reply kept and marked: %+v", msgs)
 	}
 }
-
