@@ -494,3 +494,31 @@ func TestTrimInvariants(t *testing.T) {
 		}
 	}
 }
+
+// A List is safe for concurrent use (run with -race): a streaming goroutine may append while
+// a cell reads it.
+func TestConcurrentUse(t *testing.T) {
+	l := New(WithMaxCount(6), WithStrategy(SlidingWindow(2)))
+	done := make(chan bool)
+	for g := range 4 {
+		go func() {
+			defer func() { done <- true }()
+			for i := range 50 {
+				l.AppendTurn(UserMsg(fmt.Sprint(g, i)), AssistantMsg("a"))
+				l.Pin(-1)
+				_ = l.Messages()
+				_ = l.Markdown()
+				l.AddUsage(Usage{1, 1, 2})
+				if i%10 == 0 {
+					l.Rollback(1)
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if got := l.Usage().TotalTokens; got != 4*50*2 {
+		t.Fatalf("usage %d, want %d: updates were lost", got, 4*50*2)
+	}
+}
