@@ -24,7 +24,12 @@
 //
 //	"metadata": {"gonbchat": {"expect": {"streams": true, "final_plain": true, "contains": ["流冰"]}}}
 //
-// Keys (unknown keys fail the test, so a typo cannot silently disable a check):
+// A cell that asks for input (gonbui.RequestInput, e.g. chatcell.Loop) gets the lines of
+// "gonbchat": {"inputs": ["first line", "second", ""]}, one per request (then "" to any further
+// request); it must ask exactly len(inputs) times. Prompts and answers count as visible output,
+// as a front end shows them.
+//
+// Expectation keys (unknown keys fail the test, so a typo cannot silently disable a check):
 //
 //   - "streams": true — the reply streamed into one updating display: the cell sent >= 3
 //     update_display_data messages, and exactly one of its updated display_ids ends with non-empty
@@ -35,7 +40,7 @@
 //   - "contains": ["…", …] — the cell's final visible output contains each string. The final visible
 //     output is: for each display_id its final text/html (its text/plain if it has no HTML), the
 //     text/html and text/plain of each display_data without a display_id and of each
-//     execute_result, and the stdout stream.
+//     execute_result, the stdout stream, and input prompts with their answers.
 //   - "not_contains": ["…", …] — nothing the cell ever showed contains any of the strings: every
 //     display_data and update_display_data (text/html and text/plain, intermediate updates
 //     included), stdout, stderr and error messages. Use it for API keys, stack traces, "thinking…".
@@ -114,6 +119,8 @@ type content struct {
 	Ename     string   `json:"ename"`
 	Evalue    string   `json:"evalue"`
 	Traceback []string `json:"traceback"`
+	Prompt    string   `json:"prompt"` // input_request
+	Value     string   `json:"value"`  // input_reply (recorded by run_notebook.py)
 }
 
 // notebook is the part of an .ipynb file the tests read directly.
@@ -171,7 +178,7 @@ func TestSetupCells(t *testing.T) {
 				continue
 			}
 			src := sourceText(t, c.Source)
-			if _, err := parseExpect(c.Metadata); err != nil {
+			if _, _, err := parseMeta(c.Metadata); err != nil {
 				t.Errorf("%s: cell %d: %v", p, i, err)
 			}
 			if !strings.Contains(src, "-replace=github.com/gonbchat/gonbchat=") {
@@ -318,6 +325,8 @@ type view struct {
 	everShow strings.Builder // everything ever shown
 	stderr   strings.Builder
 	errors   []string
+
+	inputRequests int
 }
 
 func newView(msgs []message) *view {
@@ -358,6 +367,14 @@ func newView(msgs []message) *view {
 			} else {
 				anon.WriteString(c.Text)
 			}
+		case "input_request":
+			v.inputRequests++
+			anon.WriteString(c.Prompt)
+			v.everShow.WriteString(c.Prompt)
+		case "input_reply":
+			// The front end shows the prompt and the answer in the output area.
+			anon.WriteString(c.Value + "\n")
+			v.everShow.WriteString(c.Value + "\n")
 		case "error":
 			e := c.Ename + ": " + c.Evalue
 			v.errors = append(v.errors, e)
@@ -385,15 +402,29 @@ var errorLine = regexp.MustCompile(`class="[^"]*\bgonbchat-error\b`)
 func checkCell(c *cellRun) []string {
 	var fails []string
 	fail := func(format string, args ...any) { fails = append(fails, fmt.Sprintf(format, args...)) }
-	ex, err := parseExpect(c.Metadata)
+	ex, input, err := parseMeta(c.Metadata)
 	if err != nil {
 		fail("%v", err)
 		ex = &expect{}
 	}
-	if c.Status != "ok" {
+	switch c.Status {
+	case "ok":
+	case "not_run":
+		fail("not run: an earlier cell timed out or the run was aborted")
+		return fails
+	case "timeout":
+		fail("status \"timeout\", want ok: the cell did not finish (see GONBCHAT_CELL_TIMEOUT); later cells are not run")
+	default:
 		fail("status %q, want ok", c.Status)
 	}
 	v := newView(c.Messages)
+	switch {
+	case v.inputRequests > len(input):
+		fail("the cell asked for input %d times, metadata.gonbchat.inputs has %d lines (the rest were answered with \"\")",
+			v.inputRequests, len(input))
+	case v.inputRequests < len(input) && c.Status != "timeout":
+		fail("the cell asked for input %d times, metadata.gonbchat.inputs has %d lines", v.inputRequests, len(input))
+	}
 	for _, e := range v.errors {
 		fail("error message: %s", clip(e, 2000))
 	}
@@ -463,29 +494,43 @@ func (v *view) displaySummary() string {
 	return strings.Join(parts, "; ")
 }
 
-// parseExpect reads metadata.gonbchat.expect, rejecting unknown keys.
-func parseExpect(meta json.RawMessage) (*expect, error) {
+// cellMeta is a cell's metadata.gonbchat.
+type cellMeta struct {
+	Expect json.RawMessage `json:"expect"`
+	Inputs []string        `json:"inputs"`
+}
+
+// parseMeta reads metadata.gonbchat, rejecting unknown keys.
+func parseMeta(meta json.RawMessage) (*expect, []string, error) {
 	var m struct {
-		Gonbchat struct {
-			Expect json.RawMessage `json:"expect"`
-		} `json:"gonbchat"`
-	}
-	if len(meta) == 0 {
-		return &expect{}, nil
-	}
-	if err := json.Unmarshal(meta, &m); err != nil {
-		return nil, fmt.Errorf("metadata.gonbchat: %w", err)
+		Gonbchat json.RawMessage `json:"gonbchat"`
 	}
 	ex := &expect{}
-	if len(m.Gonbchat.Expect) == 0 {
-		return ex, nil
+	if len(meta) == 0 {
+		return ex, nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(m.Gonbchat.Expect))
+	if err := json.Unmarshal(meta, &m); err != nil {
+		return nil, nil, fmt.Errorf("metadata: %w", err)
+	}
+	if len(m.Gonbchat) == 0 {
+		return ex, nil, nil
+	}
+	var cm cellMeta
+	if err := strictDecode(m.Gonbchat, &cm); err != nil {
+		return nil, nil, fmt.Errorf("metadata.gonbchat: %w (keys: expect, inputs)", err)
+	}
+	if len(cm.Expect) > 0 {
+		if err := strictDecode(cm.Expect, ex); err != nil {
+			return nil, nil, fmt.Errorf("metadata.gonbchat.expect: %w (keys: streams, final_plain, contains, not_contains, error_line)", err)
+		}
+	}
+	return ex, cm.Inputs, nil
+}
+
+func strictDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(ex); err != nil {
-		return nil, fmt.Errorf("metadata.gonbchat.expect: %w (keys: streams, final_plain, contains, not_contains, error_line)", err)
-	}
-	return ex, nil
+	return dec.Decode(v)
 }
 
 func readNotebook(t *testing.T, path string) *notebook {
@@ -614,6 +659,8 @@ func TestCheckCell(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		expect string // the metadata.gonbchat.expect object
+		inputs string // the metadata.gonbchat.inputs list
+		extra  string // more of metadata.gonbchat
 		status string // default "ok"
 		msgs   []message
 		fails  []string // substrings of the failures, in order; none: the cell passes
@@ -647,13 +694,31 @@ func TestCheckCell(t *testing.T) {
 		{name: "harmless stderr", msgs: []message{stream("stderr", "warning: slow network\n")}},
 		{name: "status error", status: "error", fails: []string{`status "error"`}},
 		{name: "timeout", status: "timeout", fails: []string{`status "timeout"`}},
+		{name: "not run", status: "not_run", expect: `{"contains":["x"]}`, fails: []string{"not run"}},
+		{name: "inputs", expect: `{"contains":[">>> 你好"]}`, inputs: `["你好",""]`,
+			msgs: []message{
+				{MsgType: "input_request", Content: content{Prompt: ">>> "}}, {MsgType: "input_reply", Content: content{Value: "你好"}},
+				{MsgType: "input_request", Content: content{Prompt: ">>> "}}, {MsgType: "input_reply", Content: content{Value: ""}},
+			}},
+		{name: "more input requests", inputs: `[""]`,
+			msgs: []message{
+				{MsgType: "input_request", Content: content{Prompt: ">>> "}}, {MsgType: "input_reply", Content: content{Value: ""}},
+				{MsgType: "input_request", Content: content{Prompt: ">>> "}}, {MsgType: "input_reply", Content: content{Value: ""}},
+			},
+			fails: []string{"asked for input 2 times, metadata.gonbchat.inputs has 1 lines"}},
+		{name: "fewer input requests", inputs: `["a",""]`, fails: []string{"asked for input 0 times"}},
+		{name: "unknown gonbchat key", inputs: `[]`, expect: `{}`, extra: `,"input":["x"]`, fails: []string{"unknown field \"input\""}},
 		{name: "unknown key", expect: `{"stream":true}`, fails: []string{"unknown field"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			meta := json.RawMessage(`{}`)
+			var g []string
 			if tc.expect != "" {
-				meta = json.RawMessage(`{"gonbchat":{"expect":` + tc.expect + `}}`)
+				g = append(g, `"expect":`+tc.expect)
 			}
+			if tc.inputs != "" {
+				g = append(g, `"inputs":`+tc.inputs)
+			}
+			meta := json.RawMessage(`{"gonbchat":{` + strings.Join(g, ",") + tc.extra + `}}`)
 			status := tc.status
 			if status == "" {
 				status = "ok"

@@ -17,6 +17,10 @@ streamed into one display cell. Output: one JSON document on stdout:
                 "status": "ok"|"error"|"timeout"|"not_run", "seconds": 1.2, "reply": {...},
                 "messages": [{"msg_type": ..., "content": {...}, "t": 0.01}, ...]}]}
 
+An input request (gonbui.RequestInput, e.g. a chat loop's prompt) is answered with the next line of
+the cell's metadata.gonbchat.inputs (a list of strings), then with "", and recorded as an
+"input_request" message followed by an "input_reply" message {"value": ...}.
+
 The kernel runs in --cwd (default: the notebook's directory, as Jupyter does). GoNB sets
 $GONB_JUPYTER_ROOT to the working directory of the process that started the kernel (found through
 JPY_PARENT_PID), so --jupyter-root (default: --cwd) plays the directory Jupyter was started in.
@@ -118,7 +122,7 @@ def main():
             if not src.strip():
                 rec["status"] = "ok"
                 continue
-            run_cell(kc, src, args.timeout, rec)
+            run_cell(kc, src, args.timeout, rec, cell_inputs(cell))
             if rec["status"] == "timeout":
                 # The kernel is still busy with this cell: later cells would only queue behind it.
                 stop = True
@@ -158,20 +162,40 @@ def validate(nb):
     return ""
 
 
-def run_cell(kc, src, timeout, rec):
+def cell_inputs(cell):
+    """The lines to answer the cell's input requests with: metadata.gonbchat.inputs (a list of strings)."""
+    meta = cell.get("metadata", {}).get("gonbchat", {})
+    lines = meta.get("inputs", []) if isinstance(meta, dict) else []
+    return [str(x) for x in lines] if isinstance(lines, list) else []
+
+
+def run_cell(kc, src, timeout, rec, inputs):
     t0 = time.monotonic()
     deadline = t0 + timeout
-    msg_id = kc.execute(src, store_history=True, allow_stdin=False)
-    # Read iopub until the kernel reports idle for this request, then fetch the shell reply.
+    pending = list(inputs)
+    msg_id = kc.execute(src, store_history=True, allow_stdin=True)
+    # Read iopub until the kernel reports idle for this request, then fetch the shell reply. Input
+    # requests (gonbui.RequestInput) are answered with the cell's declared input lines, then with ""
+    # (which ends a chat loop); both the requests and the answers are recorded.
     idle = False
     while not idle:
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
             rec["status"] = "timeout"
-            rec["seconds"] = round(time.monotonic() - t0, 3)
+            rec["seconds"] = round(now - t0, 3)
             return
         try:
-            msg = kc.get_iopub_msg(timeout=min(left, 5.0))
+            req = kc.get_stdin_msg(timeout=0)
+        except queue.Empty:
+            req = None
+        if req is not None and req["header"]["msg_type"] == "input_request":
+            value = pending.pop(0) if pending else ""
+            rec["messages"].append({"msg_type": "input_request", "content": req["content"], "t": round(now - t0, 3)})
+            rec["messages"].append({"msg_type": "input_reply", "content": {"value": value}, "t": round(now - t0, 3)})
+            kc.input(value)
+        try:
+            msg = kc.get_iopub_msg(timeout=min(left, 0.05))
         except queue.Empty:
             continue
         if msg.get("parent_header", {}).get("msg_id") != msg_id:
