@@ -69,13 +69,15 @@ func (l *List) Warning() error {
 }
 
 // Append adds messages as they are (for example a system prompt, or a user message whose
-// reply failed), then trims. It adds nothing if a message is invalid.
+// reply failed), then trims. It adds nothing if a message is invalid. It returns only
+// validation errors: a trimming warning is recorded for Warning.
 func (l *List) Append(msgs ...Message) error {
 	return l.add(false, msgs)
 }
 
 // AppendTurn adds a completed turn: the user's message and the assistant's replies (usually
-// one; mark a reply that was cut short with Partial), then trims.
+// one; mark a reply that was cut short with Partial), then trims. Like Append, it returns
+// only validation errors; see Warning for trimming.
 func (l *List) AppendTurn(user Message, replies ...Message) error {
 	if user.Role != User {
 		return fmt.Errorf("history: a turn starts with a user message, not %s", roleName(user.Role))

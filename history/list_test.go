@@ -335,7 +335,11 @@ var capitals = [][2]string{
 //
 // From there the two agree: pinning -2 pins 美国的首都是什么？ in both, each new turn
 // pushes out the previous unpinned turn (and 华盛顿, the unpinned reply of the pinned 美国),
-// and the final list is openai2's expected output, message for message.
+// and the final list is openai2's expected output, message for message. That output keeps
+// 英国的首都是什么？ and 美国的首都是什么？ without their answers: only the questions were
+// pinned. We keep that (the student asked for exactly those messages, and a lone question
+// misleads the model less than a lone answer); what turn-awareness forbids is the opposite,
+// an answer whose question is gone, which is why 东京 goes with 日本首都是什么？ here.
 func TestPinOpenAI2Example(t *testing.T) {
 	l := New(WithMaxCount(6))
 	for _, qa := range capitals[:3] {

@@ -74,7 +74,7 @@ func CountTokens(c TokenCounter, msgs []Message) int {
 }
 
 // TokenBudget keeps the history within budget tokens as counted by c, so that the request
-// (without the reply) fits a context window or a price.
+// (without the reply) fits a context window or a price. A budget <= 0 means no budget.
 func TokenBudget(budget int, c TokenCounter) Strategy {
 	return tokenStrategy{budget: budget, counter: c}
 }
@@ -85,6 +85,9 @@ type tokenStrategy struct {
 }
 
 func (s tokenStrategy) trim(l *List) error {
+	if s.budget <= 0 {
+		return nil
+	}
 	if s.counter == nil {
 		return errors.New("history: TokenBudget has no TokenCounter")
 	}
