@@ -86,8 +86,12 @@ func (f *File) List(opts ...Option) *List {
 	for _, m := range f.Messages {
 		l.lastID = max(l.lastID, m.ID)
 	}
+	renumber := l.lastID > 1<<62 // room for new IDs, whatever the file says
+	if renumber {
+		l.lastID = 0
+	}
 	for _, m := range f.Messages {
-		if m.ID == 0 || seen[m.ID] {
+		if renumber || m.ID == 0 || seen[m.ID] {
 			l.lastID++
 			m.ID = l.lastID
 		}

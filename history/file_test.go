@@ -93,6 +93,16 @@ func TestFileListRepairsIDs(t *testing.T) {
 	if ms[0].ID == 0 || ms[1].ID != 7 || ms[2].ID == 7 || ms[0].ID == ms[2].ID {
 		t.Fatalf("IDs not repaired: %+v", ms)
 	}
+	f = &File{Messages: []Message{UserMsg("a"), {Role: Assistant, Content: "b", ID: 1<<64 - 1}}}
+	l := f.List()
+	ask(t, l, "q", "a")
+	seen := map[uint64]bool{}
+	for _, m := range l.Messages() {
+		if m.ID == 0 || seen[m.ID] {
+			t.Fatalf("IDs overflowed: %+v", l.Messages())
+		}
+		seen[m.ID] = true
+	}
 }
 
 func validFile(t *testing.T) []byte {
