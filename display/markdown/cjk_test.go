@@ -129,8 +129,11 @@ func TestMath(t *testing.T) {
 		// An escaped backslash before [ or ( is not a math opener.
 		{"\\\\[a *b* c\\\\]", para("\\[a <em>b</em> c\\]")},
 		{"\\\\(a *b* c\\\\)", para("\\(a <em>b</em> c\\)")},
-		// Math inside code is code.
+		// Math inside code is code, and code binds tighter than math.
 		{"`$a*b*$`", para("<code>$a*b*$</code>")},
+		{"cost $5 `echo $` *x*", para("cost $5 <code>echo $</code> <em>x</em>")},
+		{"$a `b$` c$", para("$a `b$` c$")},
+		{"$a ``b` c$", para("$a ``b` c$")},
 		// Unclosed delimiters are text.
 		{"$x *y*", para("$x <em>y</em>")},
 		{"$$x *y*", para("$$x <em>y</em>")},
@@ -172,6 +175,28 @@ func TestHighlighting(t *testing.T) {
 	for _, src := range []string{"```nosuchlang\nx < y\n```\n", "```\nx < y\n```\n"} {
 		if a, b := r.Render(src), r.RenderPlain(src); a != b || !strings.HasPrefix(a, "<pre><code") {
 			t.Errorf("Render(%q) = %q, RenderPlain = %q", src, a, b)
+		}
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	r := New()
+	doc := "# 标题\n\n**注意：**并发 $x^2$。\n\n```go\nfunc f() {}\n```\n\n| a |\n|---|\n| 1 |\n"
+	want := r.Render(doc)
+	done := make(chan string)
+	for range 8 {
+		go func() {
+			inc := r.NewIncremental()
+			for i := 0; i < len(doc); i++ {
+				inc.Append(doc[i : i+1])
+				inc.Blocks()
+			}
+			done <- inc.Final()
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != want {
+			t.Errorf("concurrent Final = %q, want %q", got, want)
 		}
 	}
 }

@@ -53,3 +53,19 @@ func TestGoldenStreamed(t *testing.T) {
 		streamExact(t, f, string(src), runeEnds(string(src)))
 	}
 }
+
+// TestStreamedByteSplits streams CJK text one byte at a time, so that most deltas end inside a
+// UTF-8 sequence.
+func TestStreamedByteSplits(t *testing.T) {
+	for _, f := range []string{"testdata/golden/cjk-emphasis.md", "testdata/golden/math.md"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends := make([]int, len(src))
+		for i := range ends {
+			ends[i] = i + 1
+		}
+		streamExact(t, f, string(src), ends)
+	}
+}

@@ -18,7 +18,7 @@ package markdown
 //   - a block whose closing line is not complete yet ("2" may become "2. item" and join the list
 //     above): a block is committed only when the next block starts on a complete line;
 //   - links by reference: a definition anywhere resolves [label] anywhere. A block whose text
-//     still contains a literal [ or ] (outside code) is never committed, since a definition later
+//     still contains a literal ] (outside code) is never committed, since a definition later
 //     could turn it into a link; and while the tail contains a definition nothing is committed
 //     (the tail, rendered on its own, must keep seeing it);
 //   - math: the passthrough extension splits one source paragraph into several top-level nodes;
@@ -207,8 +207,9 @@ func finalByItself(n ast.Node, src []byte, lastNL int) bool {
 	return false
 }
 
-// mayBecomeLink reports whether the text of n contains a literal bracket, outside code: a link
-// reference definition appended later could turn it into a link.
+// mayBecomeLink reports whether the text of n contains a literal ], outside code: a link reference
+// definition appended later could turn it into a link. Every link by reference ends in a ] that,
+// while the reference is unresolved, is text (code spans, autolinks and raw HTML bind tighter).
 func mayBecomeLink(n ast.Node, src []byte) bool {
 	found := false
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
@@ -219,12 +220,12 @@ func mayBecomeLink(n ast.Node, src []byte) bool {
 		case *ast.CodeSpan, *ast.CodeBlock, *ast.FencedCodeBlock, *ast.HTMLBlock, *ast.RawHTML:
 			return ast.WalkSkipChildren, nil
 		case *ast.Text:
-			if bytes.ContainsAny(c.Segment.Value(src), "[]") {
+			if bytes.IndexByte(c.Segment.Value(src), ']') >= 0 {
 				found = true
 				return ast.WalkStop, nil
 			}
 		case *ast.String:
-			if bytes.ContainsAny(c.Value, "[]") {
+			if bytes.IndexByte(c.Value, ']') >= 0 {
 				found = true
 				return ast.WalkStop, nil
 			}

@@ -33,6 +33,7 @@ func TestCommitPoints(t *testing.T) {
 		{"html comment", []step{{"<!--\n\nx\n\n", 0, ""}, {"-->\n\n", 0, ""}, {"y\n", 1, "<!--\n\nx\n\n-->\n\n"}}},
 		{"math splits a paragraph", []step{{"a $$x$$ b\n\n", 0, ""}, {"c\n", 1, "a $$x$$ b\n\n"}}},
 		{"brackets hold back", []step{{"a\n\nsee [x] here\n\nb\n\nc\n", 1, "a\n\n"}}},
+		{"an opening bracket alone does not", []step{{"a [b\n\nc\n", 1, "a [b\n\n"}}},
 		{"brackets in code do not", []step{{"`a[i]`\n\n```\nb[j]\n```\n\nc\n", 2, "`a[i]`\n\n```\nb[j]\n```\n\n"}}},
 		{"definition holds back", []step{{"a\n\n[x]: /u\n\nb\n\nc\n", 0, ""}}},
 	} {

@@ -63,6 +63,10 @@ func (dollarParser) Parse(parent ast.Node, block text.Reader, pc parser.Context)
 			case c == '\\' && i+1 < len(line):
 				i++
 				c = line[i]
+			case c == '`':
+				// A code span binds tighter than math: skip it (when it closes on this line).
+				i = skipCodeSpan(line, i)
+				c = line[i]
 			case c == '$' && prev != '$' && !isSpaceByte(prev):
 				if i+1 < len(line) && (line[i+1] == '$' || line[i+1] >= '0' && line[i+1] <= '9') {
 					break
@@ -108,4 +112,28 @@ func renderMathBlock(w util.BufWriter, source []byte, n ast.Node, entering bool)
 		_ = w.WriteByte('\n')
 	}
 	return ast.WalkSkipChildren, nil
+}
+
+// skipCodeSpan returns the index of the last backtick of the code span that opens at line[i], or
+// of the last backtick of the opening run if the span does not close on this line.
+func skipCodeSpan(line []byte, i int) int {
+	n := 0
+	for i+n < len(line) && line[i+n] == '`' {
+		n++
+	}
+	for j := i + n; j < len(line); {
+		if line[j] != '`' {
+			j++
+			continue
+		}
+		k := 0
+		for j+k < len(line) && line[j+k] == '`' {
+			k++
+		}
+		if k == n {
+			return j + k - 1
+		}
+		j += k
+	}
+	return i + n - 1
 }
