@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
@@ -14,72 +15,136 @@ import (
 //
 // The main display holds the container
 //
-//	<div id="ID" class="gonbchat-reply" data-n="N">BLOCK_0 … BLOCK_N-1<div class="gonbchat-tail" style="display:contents">TAIL</div></div>
+//	<div id="ID" class="gonbchat-reply" data-n="N"><script>DEFINE</script>COMMITTED<div class="gonbchat-tail" data-v="V" style="display:contents">TAIL</div></div>
 //
 // and each update sends, through a second display (ID-js) whose content is replaced each time,
-// a script that inserts the newly committed blocks k, k+1, … before the tail element (only
-// those the element does not have yet: data-n counts them) and then sets the tail. Scripts are
-// idempotent and ordered; if one were lost the next whole-bundle update (the safety net)
-// rebuilds the container, and the final update always replaces it with the exact render.
+// a script calling gonbchat_v1(id, k, blocks, v, p, s): it inserts the committed blocks k, k+1, …
+// before the tail element (only those the container does not have yet: data-n counts them),
+// then, if the container is in step, sets the tail to version v: s itself when p < 0, else the
+// first p UTF-16 units of the tail version v-1 followed by s (the tail mostly grows at its end).
+// Scripts are idempotent and ordered; one that finds the container out of step does nothing, and
+// the next whole-bundle update (the safety net, slow, for frontends that run no JavaScript)
+// rebuilds the container. The final update always replaces it with the exact render.
+//
+// Committed blocks are sent as display/markdown renders them (code highlighted); the container
+// of the safety net renders the committed source plain, since it is resent whole.
+
+// applyFunc is the frontend half of append mode. It is defined by the container's script and
+// by the first script after each container, so a script never runs before it exists.
+const applyFunc = `window.gonbchat_v1=function(id,k,b,v,p,s){var e=document.getElementById(id);if(!e)return;var t=e.lastElementChild,n=+e.dataset.n;if(!t)return;for(var i=0;i<b.length;i++)if(k+i==n){t.insertAdjacentHTML("beforebegin",b[i]);n++}e.dataset.n=n;if(k+b.length!=n)return;if(p>=0&&(t.dataset.v!=v-1||t.gonbchatH===undefined))return;var h=p<0?s:t.gonbchatH.slice(0,p)+s;t.innerHTML=h;t.gonbchatH=h;t.dataset.v=v};`
 
 func (c *Cell) flushAppendLocked(now time.Time) {
-	t0 := time.Now()
+	t0 := cpuNow()
 	committed, tail := c.inc.Blocks()
-	c.stats.RenderTime += time.Since(t0)
-	newLen := 0
-	for _, b := range committed[c.sentBlocks:] {
-		newLen += len(b)
+	c.stats.RenderTime += cpuNow() - t0
+	first := c.lastReplace.IsZero()
+	if first || now.Sub(c.lastReplace) >= c.safetyFor(c.lastSize) {
+		t0 = cpuNow()
+		cut := c.inc.Committed()
+		plain := renderer().RenderPlain(c.inc.Source()[:cut])
+		c.stats.RenderTime += cpuNow() - t0
+		c.tailVer++
+		h := containerHTML(c.id, len(committed), plain, c.tailVer, tail)
+		c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, nil)
+		c.lastReplace, c.lastSize = now, len(h)
+		c.needDef = true
+		c.sentBlocks, c.lastTail = len(committed), tail
+		c.interval = c.appendInterval(len(tail))
+		return
 	}
-	total := c.committedLen + newLen + len(tail)
-	if c.sentBlocks == 0 && c.lastReplace.IsZero() || now.Sub(c.lastReplace) >= c.safetyFor(total) {
-		c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: containerHTML(c.id, committed, tail)}, nil)
-		c.lastReplace = now
-	} else if len(committed) > c.sentBlocks || tail != c.lastTail {
-		c.sendJS(appendScript(c.id, c.sentBlocks, committed[c.sentBlocks:], tail))
+	if len(committed) == c.sentBlocks && tail == c.lastTail {
+		return
 	}
-	c.sentBlocks = len(committed)
-	c.committedLen += newLen
-	c.lastTail = tail
-	c.interval = c.intervalFor(len(tail))
+	p, s := tailDiff(c.lastTail, tail, c.needDef)
+	c.tailVer++
+	js := appendScript(c.id, c.sentBlocks, committed[c.sentBlocks:], c.tailVer, p, s, c.needDef)
+	c.sendJS(js)
+	c.needDef = false
+	c.sentBlocks, c.lastTail = len(committed), tail
+	c.interval = c.appendInterval(len(js))
+}
+
+// appendInterval is the throttle interval of append mode after sending n bytes: updates are
+// small, so it starts higher than in replace mode (fewer frontend renders, less overhead).
+func (c *Cell) appendInterval(n int) time.Duration {
+	return min(max(c.intervalFor(n), 2*c.minInterval), c.maxLag)
+}
+
+// tailDiff returns how to turn old into new: keep the first p UTF-16 units of old, then s. When
+// full is set, or little would be kept, p is -1 and s is new.
+func tailDiff(old, new string, full bool) (p int, s string) {
+	if full {
+		return -1, new
+	}
+	i := 0
+	for i < len(old) && i < len(new) && old[i] == new[i] {
+		i++
+	}
+	for i > 0 && i < len(new) && !utf8.RuneStart(new[i]) {
+		i--
+	}
+	if i < 16 {
+		return -1, new
+	}
+	return utf16Len(old[:i]), new[i:]
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // containerHTML is the whole-bundle form of an append-mode reply.
-func containerHTML(id string, committed []string, tail string) string {
+func containerHTML(id string, n int, committed string, v int, tail string) string {
 	var b strings.Builder
 	b.WriteString(`<div id="`)
 	b.WriteString(id)
 	b.WriteString(`" class="gonbchat-reply" data-n="`)
-	b.WriteString(strconv.Itoa(len(committed)))
-	b.WriteString(`">`)
-	for _, s := range committed {
-		b.WriteString(s)
-	}
-	b.WriteString(`<div class="gonbchat-tail" style="display:contents">`)
+	b.WriteString(strconv.Itoa(n))
+	b.WriteString(`"><script>`)
+	b.WriteString(applyFunc)
+	b.WriteString(`</script>`)
+	b.WriteString(committed)
+	b.WriteString(`<div class="gonbchat-tail" data-v="`)
+	b.WriteString(strconv.Itoa(v))
+	b.WriteString(`" style="display:contents">`)
 	b.WriteString(tail)
 	b.WriteString(`</div></div>`)
 	return b.String()
 }
 
-const scriptHead = `<script>(function(){var e=document.getElementById(`
-const scriptBody = `);if(!e)return;var t=e.lastElementChild,n=+e.dataset.n;if(!t)return;for(var i=0;i<b.length;i++)if(k+i==n){t.insertAdjacentHTML("beforebegin",b[i]);n++}e.dataset.n=n;if(k+b.length==n)t.innerHTML=h})()</script>`
-
-// appendScript returns the script that gives the container id the blocks k, k+1, … and the tail.
-func appendScript(id string, k int, blocks []string, tail string) string {
+// appendScript returns the script giving container id the blocks k, k+1, … and tail version v.
+func appendScript(id string, k int, blocks []string, v, p int, s string, define bool) string {
 	var b strings.Builder
-	b.WriteString(scriptHead)
+	b.WriteString(`<script>`)
+	if define {
+		b.WriteString(applyFunc)
+	}
+	b.WriteString(`window.gonbchat_v1&&gonbchat_v1(`)
 	b.WriteString(jsString(id))
-	b.WriteString(`),k=`)
+	b.WriteString(`,`)
 	b.WriteString(strconv.Itoa(k))
-	b.WriteString(`,b=[`)
+	b.WriteString(`,[`)
 	for i, s := range blocks {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(jsString(s))
 	}
-	b.WriteString(`],h=`)
-	b.WriteString(jsString(tail))
-	b.WriteString(scriptBody)
+	b.WriteString(`],`)
+	b.WriteString(strconv.Itoa(v))
+	b.WriteString(`,`)
+	b.WriteString(strconv.Itoa(p))
+	b.WriteString(`,`)
+	b.WriteString(jsString(s))
+	b.WriteString(`)</script>`)
 	return b.String()
 }
 

@@ -24,3 +24,9 @@ func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterF
 
 // WithClock makes the cell use c for throttling (simulated time in tests and benchmarks).
 func WithClock(c Clock) Option { return func(cell *Cell) { cell.clock = c } }
+
+// cpuNow measures the renderer's cost (Stats.RenderTime). It is monotonic wall time; the
+// benchmarks replace it with the thread's CPU time.
+var cpuNow = func() time.Duration { return time.Since(processStart) }
+
+var processStart = time.Now()

@@ -161,13 +161,18 @@ type Cell struct {
 	timer        Timer
 	timerGen     int
 	lastHTML     string // Replace: the HTML last sent
+	// Replace: the committed source rendered plain.
+	plainCommitted strings.Builder
+	plainCut       int
 
 	// Append mode.
-	sentBlocks   int       // committed blocks the frontend has
-	committedLen int       // bytes of those blocks
-	lastTail     string    // tail the frontend has
-	lastReplace  time.Time // last whole-bundle update of the container
-	jsShown      bool      // the script display exists
+	sentBlocks  int       // committed blocks the frontend has
+	lastTail    string    // tail the frontend has
+	tailVer     int       // version of lastTail (the tail element's data-v)
+	needDef     bool      // the next script defines the apply function (first after a container)
+	lastReplace time.Time // last whole-bundle update of the container
+	lastSize    int       // size of the last container
+	jsShown     bool      // the script display exists
 
 	closed bool
 	stats  Stats
@@ -277,23 +282,27 @@ func (c *Cell) Write(delta string) {
 	if c.closed {
 		return
 	}
-	t0 := time.Now()
+	t0 := cpuNow()
 	c.inc.Append(delta)
-	c.stats.RenderTime += time.Since(t0)
+	c.stats.RenderTime += cpuNow() - t0
 	if c.sink == nil {
 		c.tw.Write(delta)
 		return
 	}
 	now := c.clock.Now()
-	if c.pendingSince.IsZero() {
+	idle := c.pendingSince.IsZero()
+	if idle {
 		c.pendingSince = now
 	}
-	if !c.started || now.Sub(c.lastFlush) >= c.interval {
+	// The first delta, and a delta after a quiet interval, are shown at once.
+	if !c.started || idle && now.Sub(c.lastFlush) >= c.interval {
 		c.flushLocked(now)
 		return
 	}
 	if c.timer == nil {
-		c.armLocked(c.lastFlush.Add(c.interval).Sub(now))
+		// Due one interval after the oldest delta not shown (not after the last update): as
+		// few updates as the lag bound allows.
+		c.armLocked(c.pendingSince.Add(c.interval).Sub(now))
 	}
 }
 
@@ -322,7 +331,7 @@ func (c *Cell) onTimer(gen int) {
 		return
 	}
 	now := c.clock.Now()
-	if d := c.lastFlush.Add(c.interval).Sub(now); d > 0 {
+	if d := c.pendingSince.Add(c.interval).Sub(now); d > 0 {
 		c.armLocked(d)
 		return
 	}
@@ -342,8 +351,8 @@ func (c *Cell) safetyFor(n int) time.Duration {
 }
 
 const (
-	intervalPerByte = 40 * time.Microsecond // 50 ms + 40 µs/B: the cap (240 ms) at ~4.8 KB
-	safetyPerByte   = 250 * time.Microsecond
+	intervalPerByte = 100 * time.Microsecond // 50 ms + 100 µs/B: the cap (240 ms) at ~1.9 KB
+	safetyPerByte   = 500 * time.Microsecond // 2 KB/s of safety net at most, past 4 KB
 )
 
 // flushLocked shows everything written so far.
@@ -359,14 +368,28 @@ func (c *Cell) flushLocked(now time.Time) {
 		c.flushAppendLocked(now)
 		return
 	}
-	t0 := time.Now()
-	h := c.inc.HTML()
-	c.stats.RenderTime += time.Since(t0)
+	h := c.plainHTMLLocked()
 	if h != c.lastHTML {
 		c.lastHTML = h
 		c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, nil)
 	}
 	c.interval = c.intervalFor(len(h))
+}
+
+// plainHTMLLocked returns the document rendered so far with code left unhighlighted, for the
+// updates of replace mode: inline-styled highlighting makes code several times bigger, and every
+// update resends everything (the final update is the exact, highlighted render). Each committed
+// part of the source is rendered once (display/markdown commits only where the rest of the
+// document parses as a fresh one), so an update costs a render of the open tail only.
+func (c *Cell) plainHTMLLocked() string {
+	t0 := cpuNow()
+	defer func() { c.stats.RenderTime += cpuNow() - t0 }()
+	_, tail := c.inc.Blocks()
+	if cut := c.inc.Committed(); cut > c.plainCut {
+		c.plainCommitted.WriteString(renderer().RenderPlain(c.inc.Source()[c.plainCut:cut]))
+		c.plainCut = cut
+	}
+	return c.plainCommitted.String() + tail
 }
 
 // Close sends the final update: the exact full render and the Markdown source, with m as
@@ -385,9 +408,9 @@ func (c *Cell) Close(m Meta) {
 		c.mu.Unlock()
 		return
 	}
-	t0 := time.Now()
+	t0 := cpuNow()
 	htm := Render(src)
-	c.stats.RenderTime += time.Since(t0)
+	c.stats.RenderTime += cpuNow() - t0
 	if m.Interrupted {
 		htm += interruptedHTML
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/gonbchat/gonbchat/display/markdown"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
@@ -88,7 +89,7 @@ func TestReplaceStream(t *testing.T) {
 		t.Errorf("only %d messages for a paced stream", len(msgs))
 	}
 	for _, m := range msgs[1 : len(msgs)-1] {
-		if got, want := htmlOf(t, m), Render(src[:m.covered]); got != want {
+		if got, want := htmlOf(t, m), renderer().RenderPlain(src[:m.covered]); got != want {
 			t.Errorf("update at %d bytes shows %.200q, want %.200q", m.covered, got, want)
 		}
 	}
@@ -174,48 +175,87 @@ func TestIDsAreUnique(t *testing.T) {
 	}
 }
 
-// Append mode: applying the messages as a JavaScript frontend would always shows the HTML of
-// what was written, and ends exactly on the full render.
+// Append mode: applying the messages as a JavaScript frontend would shows the HTML of what was
+// written, and ends on the full render. Without the safety net in the way, the HTML is exact at
+// every step; with it (its container renders committed code plain) the text is.
 func TestAppendReconstructs(t *testing.T) {
 	src := streamDoc(t)
-	for _, tps := range []float64{50, 200} {
-		r := simulate(t, src, splitDeltas(src, 7), tps, Append, time.Second, testMeta)
+	for _, c := range []struct {
+		tps    float64
+		safety time.Duration
+	}{{50, time.Hour}, {200, DefaultSafetyInterval}} {
+		r := simulate(t, src, splitDeltas(src, 7), c.tps, Append, time.Second, testMeta, WithSafetyInterval(c.safety))
 		msgs := checkFinal(t, r, testMeta)
 		id := r.cell.ID()
 		var f frontend
 		ref := markdown.New().NewIncremental()
-		fed := 0
-		scripts := 0
+		fed, scripts, containers := 0, 0, 0
 		for i, m := range msgs[:len(msgs)-1] {
 			f.apply(t, id, m)
 			if m.d.DisplayID == id+"-js" {
 				scripts++
+			} else if f.inDOM {
+				containers++
 			}
-			if i == 0 || m.d.DisplayID == id && i == len(msgs)-2 && f.js == "" {
-				continue
+			if i == 0 || !f.inDOM {
+				continue // thinking indicator, final update
 			}
 			if m.covered > fed {
 				ref.Append(src[fed:m.covered])
 				fed = m.covered
 			}
-			if got, want := f.visible(), ref.HTML(); got != want {
-				t.Fatalf("%v tps: after message %d (%d bytes) the frontend shows\n%.300q\nwant\n%.300q", tps, i, m.covered, got, want)
+			want := ref.HTML()
+			if c.safety == time.Hour {
+				if got := f.visible(); got != want {
+					t.Fatalf("%+v: after message %d (%d bytes) the frontend shows\n%.300q\nwant\n%.300q", c, i, m.covered, got, want)
+				}
+			} else if i%25 != 0 && m.d.DisplayID != id && msgs[i-1].d.DisplayID != id {
+				continue // the text check is slow under -race: containers, the script after each, and a sample
+			} else if got, want := textContent(f.visible()), textContent(want); got != want {
+				j := 0
+				for j < len(got) && j < len(want) && got[j] == want[j] {
+					j++
+				}
+				t.Fatalf("%+v: after message %d (%d bytes) the frontend shows the text\n…%.300q\nwant\n…%.300q", c, i, m.covered, got[max(j-50, 0):], want[max(j-50, 0):])
 			}
 		}
-		if got, want := f.visible(), Render(src); got != want {
-			t.Errorf("%v tps: the streamed result differs from the full render", tps)
+		if c.safety == time.Hour {
+			if got, want := f.visible(), Render(src); got != want {
+				t.Errorf("%+v: the streamed result differs from the full render", c)
+			}
+			if containers != 1 {
+				t.Errorf("%+v: %d containers sent, want 1", c, containers)
+			}
+		} else if containers < 3 {
+			t.Errorf("%+v: only %d containers: is the safety net on?", c, containers)
 		}
 		if scripts < 10 {
-			t.Errorf("%v tps: only %d scripts", tps, scripts)
+			t.Errorf("%+v: only %d scripts", c, scripts)
 		}
 		// The final full update replaces the container; the script output is emptied last.
 		last := msgs[len(msgs)-1]
 		if last.d.DisplayID != id+"-js" || htmlOf(t, last) != "" {
-			t.Errorf("%v tps: the script display is not emptied at the end", tps)
+			t.Errorf("%+v: the script display is not emptied at the end", c)
 		}
 		if lag := r.maxLag(250 * time.Millisecond); lag > 250*time.Millisecond {
-			t.Errorf("%v tps: max lag %v", tps, lag)
+			t.Errorf("%+v: max lag %v", c, lag)
 		}
+	}
+}
+
+func TestTailDiff(t *testing.T) {
+	old := "<p>第一段😀的开头，还有更多的文字在这里</p>\n"
+	new := "<p>第一段😀的开头，还有更多的文字在这里和后面的</p>\n"
+	p, s := tailDiff(old, new, false)
+	u := utf16.Encode([]rune(old))
+	if got := string(utf16.Decode(u[:p])) + s; got != new || p < 10 {
+		t.Errorf("tailDiff: p=%d s=%q gives %q", p, s, got)
+	}
+	if p, s := tailDiff(old, new, true); p != -1 || s != new {
+		t.Errorf("full tailDiff: %d %q", p, s)
+	}
+	if p, s := tailDiff("<p>a</p>", "<h1>a</h1>", false); p != -1 || s != "<h1>a</h1>" {
+		t.Errorf("short common prefix: %d %q", p, s)
 	}
 }
 
@@ -251,9 +291,9 @@ func TestWireBudget(t *testing.T) {
 func TestJSString(t *testing.T) {
 	for in, want := range map[string]string{
 		`</script><script>alert(1)</script>`: `"<\/script><script>alert(1)<\/script>"`,
-		"<!-- x -->":                          `"<\!-- x -->"`,
-		"a\"b\\c\n\u2028你":                    `"a\"b\\c\n\u2028你"`,
-		"<p>&amp;</p>":                        `"<p>&amp;<\/p>"`,
+		"<!-- x -->":                         `"<\!-- x -->"`,
+		"a\"b\\c\n\u2028你":                   `"a\"b\\c\n\u2028你"`,
+		"<p>&amp;</p>":                       `"<p>&amp;<\/p>"`,
 	} {
 		if got := jsString(in); got != want {
 			t.Errorf("jsString(%q) = %s, want %s", in, got, want)

@@ -2,14 +2,17 @@ package display
 
 import (
 	"encoding/json"
+	"html"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/janpfeifer/gonb/gonbui/protocol"
@@ -289,12 +292,15 @@ func (r *simResult) maxLag(bound time.Duration) time.Duration {
 
 // frontend applies a cell's messages the way a JavaScript-running notebook would.
 type frontend struct {
-	main   string // the main display's text/html
-	inDOM  bool   // the append-mode container is in the DOM
-	n      int
-	blocks strings.Builder
-	tail   string
-	js     string
+	main    string // the main display's text/html
+	inDOM   bool   // the append-mode container is in the DOM
+	defined bool   // gonbchat_v1 is defined
+	n       int
+	blocks  strings.Builder
+	tail    string
+	tailV   int
+	tailH   bool // the tail element has gonbchatH
+	js      string
 }
 
 func (f *frontend) apply(t testing.TB, id string, m msg) {
@@ -304,27 +310,35 @@ func (f *frontend) apply(t testing.TB, id string, m msg) {
 		f.main = h
 		f.inDOM = false
 		head := `<div id="` + id + `" class="gonbchat-reply" data-n="`
-		const tailOpen = `<div class="gonbchat-tail" style="display:contents">`
+		def := `"><script>` + applyFunc + `</script>`
+		const tailOpen = `<div class="gonbchat-tail" data-v="`
+		const tailOpen2 = `" style="display:contents">`
 		if rest, ok := strings.CutPrefix(h, head); ok {
-			q := strings.Index(rest, `">`)
-			n, err := strconv.Atoi(rest[:q])
+			q := strings.Index(rest, def)
+			n, err := strconv.Atoi(rest[:max(q, 0)])
 			ti := strings.LastIndex(rest, tailOpen)
-			if err != nil || ti < 0 || !strings.HasSuffix(rest, `</div></div>`) {
-				t.Fatalf("bad container %q", h)
+			if q < 0 || err != nil || ti < 0 || !strings.HasSuffix(rest, `</div></div>`) {
+				t.Fatalf("bad container %.300q", h)
 			}
-			f.inDOM, f.n = true, n
+			vs, tail, ok := strings.Cut(strings.TrimSuffix(rest[ti+len(tailOpen):], `</div></div>`), tailOpen2)
+			v, err := strconv.Atoi(vs)
+			if !ok || err != nil {
+				t.Fatalf("bad tail element in %.300q", h)
+			}
+			f.inDOM, f.defined, f.n = true, true, n
 			f.blocks.Reset()
-			f.blocks.WriteString(rest[q+2 : ti])
-			f.tail = strings.TrimSuffix(rest[ti+len(tailOpen):], `</div></div>`)
+			f.blocks.WriteString(rest[q+len(def) : ti])
+			f.tail, f.tailV, f.tailH = tail, v, false
 		}
 	case id + "-js":
 		f.js = h
 		if h == "" {
 			return
 		}
-		cid, k, b, tail := parseScript(t, h)
-		if cid != id || !f.inDOM {
-			return // getElementById finds nothing
+		define, cid, k, b, v, p, s := parseScript(t, h)
+		f.defined = f.defined || define
+		if !f.defined || cid != id || !f.inDOM {
+			return // nothing to call, or getElementById finds nothing
 		}
 		for i, s := range b {
 			if k+i == f.n {
@@ -332,9 +346,19 @@ func (f *frontend) apply(t testing.TB, id string, m msg) {
 				f.n++
 			}
 		}
-		if k+len(b) == f.n {
-			f.tail = tail
+		if k+len(b) != f.n || p >= 0 && (f.tailV != v-1 || !f.tailH) {
+			return
 		}
+		if p < 0 {
+			f.tail = s
+		} else {
+			u := utf16.Encode([]rune(f.tail))
+			if p > len(u) {
+				t.Fatalf("tail prefix %d beyond %d units", p, len(u))
+			}
+			f.tail = string(utf16.Decode(u[:p])) + s
+		}
+		f.tailV, f.tailH = v, true
 	default:
 		t.Fatalf("message to unknown display id %q", m.d.DisplayID)
 	}
@@ -348,13 +372,26 @@ func (f *frontend) visible() string {
 	return f.main
 }
 
+var tagRE = regexp.MustCompile(`<[^>]*>`)
+
+// textContent is the text of an HTML fragment, spaces collapsed (what a reader sees, styling and
+// the blank line chroma leaves out of a highlighted block aside).
+func textContent(h string) string {
+	return strings.Join(strings.Fields(html.UnescapeString(tagRE.ReplaceAllString(h, ""))), " ")
+}
+
 // parseScript reads back the arguments of an appendScript.
-func parseScript(t testing.TB, s string) (id string, k int, blocks []string, tail string) {
-	rest, ok := strings.CutPrefix(s, scriptHead)
-	if !ok || !strings.HasSuffix(rest, scriptBody) {
+func parseScript(t testing.TB, s string) (define bool, id string, k int, blocks []string, v, p int, tail string) {
+	rest, ok := strings.CutPrefix(s, "<script>")
+	if !ok || !strings.HasSuffix(rest, ")</script>") {
 		t.Fatalf("not an append script: %.200q", s)
 	}
-	rest = strings.TrimSuffix(rest, scriptBody)
+	rest, define = strings.CutPrefix(rest, applyFunc)
+	rest, ok = strings.CutPrefix(rest, "window.gonbchat_v1&&gonbchat_v1(")
+	if !ok {
+		t.Fatalf("not an append script: %.200q", s)
+	}
+	rest = strings.TrimSuffix(rest, ")</script>")
 	if strings.Contains(rest, "</") || strings.Contains(rest, "<!--") {
 		t.Fatalf("script data can end the script element: %.200q", s)
 	}
@@ -371,12 +408,14 @@ func parseScript(t testing.TB, s string) (id string, k int, blocks []string, tai
 		}
 		rest = r
 	}
-	value(&id, `),k=`)
-	value(&k, `,b=`)
-	value(&blocks, `,h=`)
+	value(&id, `,`)
+	value(&k, `,`)
+	value(&blocks, `,`)
+	value(&v, `,`)
+	value(&p, `,`)
 	value(&tail, ``)
 	if rest != "" {
 		t.Fatalf("script: trailing %q", rest)
 	}
-	return id, k, blocks, tail
+	return
 }
