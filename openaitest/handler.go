@@ -127,7 +127,12 @@ func (r RecordedRequest) JSON() map[string]any {
 	return m
 }
 
-// Requests returns a copy of the requests received so far, oldest first.
+// maxRecorded bounds the recorded requests of a long-lived handler: beyond
+// it the older half is forgotten.
+const maxRecorded = 10000
+
+// Requests returns a copy of the requests received so far, oldest first
+// (at most the last few thousand).
 func (h *Handler) Requests() []RecordedRequest {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -150,6 +155,9 @@ func (h *Handler) record(r *http.Request, body []byte) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.requests) >= maxRecorded {
+		h.requests = append(h.requests[:0], h.requests[len(h.requests)-maxRecorded/2:]...)
+	}
 	h.requests = append(h.requests, RecordedRequest{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: hdr,
 		Body: bytes.Clone(body),

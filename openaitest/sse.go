@@ -87,9 +87,15 @@ func (s *sseWriter) pause(d time.Duration) error {
 	return nil
 }
 
+// testHookStreamEnd, set by tests, sees how each stream ended (nil: completely).
+var testHookStreamEnd func(error)
+
 // finishStream turns a stream error into the right ending: a fault's drop
 // aborts the connection; other errors (client gone) just stop.
 func finishStream(err error) {
+	if hook := testHookStreamEnd; hook != nil {
+		hook(err)
+	}
 	if errors.Is(err, errDropped) {
 		panic(http.ErrAbortHandler)
 	}
