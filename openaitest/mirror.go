@@ -47,36 +47,36 @@ func mirrorReply(in mirrorInput) string {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "**镜像模型 Mirror** · 模型 model: `%s`\n\n", inlineCode(in.Model))
+	fmt.Fprintf(&b, "**鏡像模型 Mirror** · 模型 model: `%s`\n\n", inlineCode(in.Model))
 	if strings.TrimSpace(in.Instructions) == "" {
-		b.WriteString("- 指示 instructions: (无 none)\n")
+		b.WriteString("- 指示 instructions: (無 none)\n")
 	} else {
 		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", quote(in.Instructions, instrQuoteLen))
 	}
 	switch n := len(earlier); n {
 	case 0:
-		b.WriteString("- 上下文 context: 0 earlier turns 之前没有对话 — I remember nothing before this message.\n")
+		b.WriteString("- 上下文 context: 0 earlier turns 之前沒有對話 — I remember nothing before this message.\n")
 	default:
 		how := ""
 		if in.Chained {
 			how = " (via previous_response_id)"
 		}
-		fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s 之前的对话%s:\n", n, plural(n), how)
+		fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s 之前的對話%s:\n", n, plural(n), how)
 		start := 0
 		if n > maxEarlierQuoted {
 			start = n - maxEarlierQuoted
-			fmt.Fprintf(&b, "  - … %d older 更早\n", start)
+			fmt.Fprintf(&b, "  - … %d older 更早的\n", start)
 		}
 		for i := start; i < n; i++ {
 			fmt.Fprintf(&b, "  %d. “%s”\n", i+1, quote(earlier[i], earlierQuoteLen))
 		}
 	}
 	if len(users) == 0 {
-		b.WriteString("- 你说 you said: (没有用户消息 no user message)\n")
+		b.WriteString("- 你說 you said: (沒有使用者訊息 no user message)\n")
 	} else {
-		fmt.Fprintf(&b, "- 你说 you said: “%s”\n", quote(last, lastQuoteLen))
+		fmt.Fprintf(&b, "- 你說 you said: “%s”\n", quote(last, lastQuoteLen))
 	}
-	b.WriteString("\n_离线镜像模型：我只复述收到的内容。Offline mirror model: I only reflect what I receive._")
+	b.WriteString("\n_離線鏡像模型：我只轉述收到的內容。Offline mirror model: I only reflect what I receive._")
 	return b.String()
 }
 

@@ -272,8 +272,18 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 	turns := turnsOf(append(append([]item{}, context...), input...))
 	text, scripted := h.nextScripted()
 	if !scripted {
+		// System and developer messages of the context are instructions too.
+		shown := []string{}
+		if strings.TrimSpace(instructions) != "" {
+			shown = append(shown, instructions)
+		}
+		for _, t := range turns {
+			if (t.Role == "system" || t.Role == "developer") && strings.TrimSpace(t.Text) != "" {
+				shown = append(shown, t.Text)
+			}
+		}
 		text = mirrorReply(mirrorInput{
-			Model: resp.Model, Instructions: instructions, Turns: turns,
+			Model: resp.Model, Instructions: strings.Join(shown, " / "), Turns: turns,
 			Chained: len(context) > 0, API: "responses",
 		})
 	}

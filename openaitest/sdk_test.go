@@ -242,7 +242,8 @@ func TestResponsesInputItemList(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := r.OutputText()
-	if !strings.Contains(out, "1 earlier turn ") || !strings.Contains(out, "first question") || !strings.Contains(out, "second question") {
+	if !strings.Contains(out, "1 earlier turn ") || !strings.Contains(out, "first question") || !strings.Contains(out, "second question") ||
+		!strings.Contains(out, "instructions: “Be terse.”") {
 		t.Errorf("reply:\n%s", out)
 	}
 }
