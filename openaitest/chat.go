@@ -16,12 +16,13 @@ type chatRequest struct {
 		IncludeUsage       *bool `json:"include_usage"`
 		IncludeObfuscation *bool `json:"include_obfuscation"`
 	} `json:"stream_options"`
-	MaxTokens           *int64   `json:"max_tokens"`
-	MaxCompletionTokens *int64   `json:"max_completion_tokens"`
-	Temperature         *float64 `json:"temperature"`
-	TopP                *float64 `json:"top_p"`
-	N                   *int     `json:"n"`
-	ServiceTier         *string  `json:"service_tier"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	N                   *int            `json:"n"`
+	ServiceTier         *string         `json:"service_tier"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
 }
 
 type chatMessage struct {
@@ -205,7 +206,7 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 	instr := strings.Join(instructions, "\n")
 	text, scripted := h.nextScripted()
 	if !scripted {
-		text = mirrorReply(mirrorInput{Model: *req.Model, Instructions: instr, Turns: turns, API: "chat"})
+		text = mirrorAnswer(mirrorInput{Model: *req.Model, Instructions: instr, Turns: turns}, chatFormat(req.ResponseFormat))
 	}
 	finish := "stop"
 	limit := req.MaxCompletionTokens

@@ -21,7 +21,6 @@ type mirrorInput struct {
 	Instructions string // instructions, or system/developer messages for Chat Completions
 	Turns        []turn // the whole context, oldest first, including this request's input
 	Chained      bool   // the context came partly from previous_response_id
-	API          string // "responses" or "chat"
 }
 
 const (

@@ -282,10 +282,10 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 				shown = append(shown, t.Text)
 			}
 		}
-		text = mirrorReply(mirrorInput{
+		text = mirrorAnswer(mirrorInput{
 			Model: resp.Model, Instructions: strings.Join(shown, " / "), Turns: turns,
-			Chained: len(context) > 0, API: "responses",
-		})
+			Chained: len(context) > 0,
+		}, responsesFormat(req.Text))
 	}
 	status := "completed"
 	if m := req.MaxOutputTokens; m != nil {

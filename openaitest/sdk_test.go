@@ -593,3 +593,61 @@ func TestFileStoreConcurrentWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestStructuredOutputs(t *testing.T) {
+	c, _ := newServerClient(t)
+	ctx := context.Background()
+	schema := map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"city":  map[string]any{"type": "string"},
+			"month": map[string]any{"type": "integer", "minimum": 1},
+			"kind":  map[string]any{"type": "string", "enum": []any{"drift_ice", "snow"}},
+			"spots": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/$defs/spot"}},
+		},
+		"required":             []any{"city", "month", "kind", "spots"},
+		"additionalProperties": false,
+		"$defs": map[string]any{"spot": map[string]any{"type": "object",
+			"properties": map[string]any{"name": map[string]any{"type": "string"}, "free": map[string]any{"type": "boolean"}}}},
+	}
+	r, err := c.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "gpt-4.1-nano", Input: userInput("Where can I see drift ice?"),
+		Text: responses.ResponseTextConfigParam{Format: responses.ResponseFormatTextConfigUnionParam{
+			OfJSONSchema: &responses.ResponseFormatTextJSONSchemaConfigParam{Name: "place", Schema: schema, Strict: openai.Bool(true)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		City  string
+		Month int
+		Kind  string
+		Spots []struct {
+			Name string
+			Free *bool
+		}
+	}
+	if err := json.Unmarshal([]byte(r.OutputText()), &got); err != nil {
+		t.Fatalf("%v: %s", err, r.OutputText())
+	}
+	if !strings.Contains(got.City, "Where can I see drift ice?") || got.Month != 1 || got.Kind != "drift_ice" ||
+		len(got.Spots) != 1 || got.Spots[0].Free == nil {
+		t.Errorf("instance %s", r.OutputText())
+	}
+
+	cc, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:          "gpt-4.1-nano",
+		Messages:       []openai.ChatCompletionMessageParamUnion{openai.UserMessage("first"), openai.AssistantMessage("a"), openai.UserMessage("second")},
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &openai.ResponseFormatJSONObjectParam{}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		EarlierTurns int    `json:"earlier_turns"`
+		YouSaid      string `json:"you_said"`
+	}
+	if err := json.Unmarshal([]byte(cc.Choices[0].Message.Content), &sum); err != nil || sum.EarlierTurns != 1 || sum.YouSaid != "second" {
+		t.Errorf("json_object reply %v: %s", err, cc.Choices[0].Message.Content)
+	}
+}
