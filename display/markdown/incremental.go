@@ -112,7 +112,7 @@ func (inc *Incremental) update() {
 		// misjudged), commit nothing now; the next call tries again with more text.
 		var blocks []string
 		for g := first; g != upTo; {
-			next := groupEnd(g)
+			next := groupEnd(g, src)
 			blocks = append(blocks, inc.r.renderNodes(inc.r.highlight, src, g, next))
 			g = next
 		}
@@ -138,7 +138,7 @@ func commitPoint(doc ast.Node, src []byte, hasRefs bool) (upTo ast.Node, advance
 	}
 	lastNL := bytes.LastIndexByte(src, '\n')
 	for g := upTo; g != nil; {
-		next := groupEnd(g)
+		next := groupEnd(g, src)
 		for n := g; n != next; n = n.NextSibling() {
 			if mayBecomeLink(n, src) {
 				return upTo, advance
@@ -163,15 +163,21 @@ func commitPoint(doc ast.Node, src []byte, hasRefs bool) (upTo ast.Node, advance
 }
 
 // groupEnd returns the node after the run of top-level nodes that starts at g and came from one
-// source block. The math passthrough splits a paragraph into paragraphs and math blocks; those
-// nodes carry the extension's marks, and a run of them (perhaps from several paragraphs, which
-// is only conservative) is one group.
-func groupEnd(g ast.Node) ast.Node {
-	if !fromMathSplit(g) {
-		return g.NextSibling()
-	}
+// source block. Two transformations split one source paragraph into several top-level nodes:
+// the math passthrough (paragraphs and math blocks, which carry the extension's marks) and GFM
+// tables (a paragraph followed by a table that takes the paragraph's position). A node that is a
+// math piece after a math piece, or that starts on a line the group's content reaches, joins the
+// group. Merging more than one source block into a group is only conservative.
+func groupEnd(g ast.Node, src []byte) ast.Node {
+	end := nodeEnd(g, src)
+	math := fromMathSplit(g)
 	n := g.NextSibling()
-	for n != nil && fromMathSplit(n) {
+	for n != nil {
+		if !(math && fromMathSplit(n)) && lineStart(src, nodeStart(n, src)) >= end {
+			break
+		}
+		end = max(end, nodeEnd(n, src))
+		math = fromMathSplit(n)
 		n = n.NextSibling()
 	}
 	return n
@@ -259,6 +265,37 @@ func nodeStart(n ast.Node, src []byte) int {
 			take(c.Segment.Start)
 		case *passthrough.PassthroughInline:
 			take(c.Segment.Start)
+		}
+		return ast.WalkContinue, nil
+	})
+	return best
+}
+
+// nodeEnd returns the largest source offset (exclusive) found in n's subtree, or -1.
+func nodeEnd(n ast.Node, src []byte) int {
+	best := -1
+	take := func(v int) {
+		if v >= 0 && v <= len(src) && v > best {
+			best = v
+		}
+	}
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		if p := c.Pos(); p >= 0 {
+			take(p + 1)
+		}
+		if c.Type() == ast.TypeBlock {
+			if l := c.Lines(); l != nil && l.Len() > 0 {
+				take(l.At(l.Len() - 1).Stop)
+			}
+		}
+		switch c := c.(type) {
+		case *ast.Text:
+			take(c.Segment.Stop)
+		case *passthrough.PassthroughInline:
+			take(c.Segment.Stop)
 		}
 		return ast.WalkContinue, nil
 	})
