@@ -1,0 +1,39 @@
+package display
+
+import (
+	"bytes"
+	"encoding/gob"
+	"testing"
+
+	"github.com/janpfeifer/gonb/gonbui/protocol"
+)
+
+// The final update's metadata must survive the gob pipe to GoNB.
+func TestMetadataEncodesOverGonbPipe(t *testing.T) {
+	sink := &recordSinkForGob{}
+	c := NewCell(WithSink(sink))
+	c.Write("**流冰**")
+	c.Close(Meta{Model: "m", ResponseID: "resp_1", InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Source: "offline"})
+	if len(sink.msgs) == 0 {
+		t.Fatal("no messages")
+	}
+	last := sink.msgs[len(sink.msgs)-1]
+	if len(last.Metadata) == 0 {
+		t.Fatal("the final update has no metadata")
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(last); err != nil {
+		t.Fatalf("gob cannot encode the final update: %v", err)
+	}
+	var back protocol.DisplayData
+	if err := gob.NewDecoder(&buf).Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Metadata) != len(last.Metadata) {
+		t.Errorf("metadata changed over gob: %v vs %v", back.Metadata, last.Metadata)
+	}
+}
+
+type recordSinkForGob struct{ msgs []*protocol.DisplayData }
+
+func (r *recordSinkForGob) Send(d *protocol.DisplayData) { r.msgs = append(r.msgs, d) }
