@@ -17,8 +17,17 @@
 // instructions, the earlier turns of the context and the last user message),
 // which makes it a useful offline default for teaching how chaining works.
 //
+// Like the real API, a response chains to its previous_response_id with the
+// whole context of the chain (inputs and outputs, not instructions); an
+// unknown or unstored (store=false) previous response is a 400
+// previous_response_not_found error, and GET or DELETE of an unknown
+// response a 404. With text.format json_schema or json_object (Chat:
+// response_format) the mirror answers JSON that fits.
+//
 // Tests can script exact replies ([Handler.Script]), inject faults
-// ([Handler.InjectFault]) and inspect what was sent ([Handler.Requests]).
+// ([Handler.InjectFault]: latency, HTTP errors with Retry-After, a stream cut
+// mid-way, the in-stream insufficient_quota failure) and inspect what was
+// sent ([Handler.Requests]).
 //
 // Two ways to use it:
 //

@@ -57,14 +57,30 @@ func decodeBody(w http.ResponseWriter, body []byte, v any) bool {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			param := te.Field
-			invalidType(w, param, expectedKind(te), jsonKind(probe[strings.Split(param, ".")[0]]))
+			invalidType(w, te.Field, expectedKind(te), gotKind(te.Value))
 			return false
 		}
 		invalidJSON(w)
 		return false
 	}
 	return true
+}
+
+// gotKind names the JSON value described by UnmarshalTypeError.Value.
+func gotKind(v string) string {
+	switch {
+	case v == "string":
+		return "a string"
+	case v == "bool":
+		return "a boolean"
+	case v == "array":
+		return "an array"
+	case v == "object":
+		return "an object"
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	}
+	return v
 }
 
 func expectedKind(te *json.UnmarshalTypeError) string {
