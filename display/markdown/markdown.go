@@ -14,6 +14,12 @@
 //     JupyterLab's sanitizer and nbconvert). Only the full render and committed blocks are
 //     highlighted; the streamed tail is rendered plain (RenderPlain), which is much cheaper.
 //   - GFM tables aligned with align= attributes rather than style=.
+//
+// API: Render is the reference (final) render; RenderPlain is the same without highlighting.
+// NewIncremental streams: Append deltas, then Blocks returns the committed blocks (HTML that
+// never changes again, rendered like Render) and the open tail (rendered like RenderPlain);
+// Committed tells how much of the source the committed blocks cover, and Final is Render of the
+// whole source. See incremental.go for when a block is committed.
 package markdown
 
 import (
