@@ -12,14 +12,15 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 )
 
-// Create sends one request with no chat around it, like the textbook's client.responses.create,
-// and shows the reply streaming into a display cell. It chains onto WithPreviousResponseID if
-// given. It returns the finished reply (its ID, PreviousResponseID, Usage…), or the zero Reply
+// Create sends one request with no chat around it, like the textbook's client.responses.create
+// (or client.chat.completions.create with WithBackend), and shows the reply streaming into a
+// display cell. It chains onto WithPreviousResponseID if given, and starts with the system
+// message of WithSystem. It returns the finished reply (its ID, PreviousResponseID, Usage…), or the zero Reply
 // after showing the error as one line.
 func Create(msg string, opts ...Option) Reply {
 	cfg := newConfig(opts)
 	cn := resolveConn(cfg)
-	rep, _, interrupted, err := show(context.Background(), cfg, cn, ResponsesBackend{}, oneShot(cfg, msg))
+	rep, _, interrupted, err := show(context.Background(), cfg, cn, cfg.backend, oneShot(cfg, msg))
 	if err != nil && !cfg.quiet {
 		display.Error(cn.redact(Describe(err)))
 	}
@@ -38,7 +39,7 @@ func Create(msg string, opts ...Option) Reply {
 // CreateContext is Create for Go programs: it shows nothing and returns the error.
 func CreateContext(ctx context.Context, msg string, opts ...Option) (Reply, error) {
 	cfg := newConfig(opts)
-	rep, _, err := run(ctx, cfg, resolveConn(cfg), ResponsesBackend{}, oneShot(cfg, msg), nil)
+	rep, _, err := run(ctx, cfg, resolveConn(cfg), cfg.backend, oneShot(cfg, msg), nil)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -46,7 +47,11 @@ func CreateContext(ctx context.Context, msg string, opts ...Option) (Reply, erro
 }
 
 func oneShot(cfg *config, msg string) *Request {
-	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{history.UserMsg(msg)},
+	var input []Message
+	if cfg.system != "" {
+		input = append(input, history.SystemMsg(cfg.system))
+	}
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: append(input, history.UserMsg(msg)),
 		PreviousResponseID: cfg.previousID, Store: cfg.store, Params: cfg.params}
 }
 

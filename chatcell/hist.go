@@ -33,12 +33,6 @@ type ChatWithHistList struct {
 // it if an earlier GoNB cell started it.
 func NewHistList(opts ...Option) *ChatWithHistList {
 	c := &ChatWithHistList{cfg: newConfig(opts)}
-	if c.cfg.backend == nil {
-		c.cfg.backend = ResponsesBackend{}
-	}
-	if c.cfg.system != "" && !c.cfg.instructionsSet {
-		c.cfg.instructions = ""
-	}
 	if path := c.path(); path != "" {
 		f, err := history.Load(path)
 		switch {

@@ -59,6 +59,17 @@ func newConfig(opts []Option) *config {
 	for _, o := range opts {
 		o(c)
 	}
+	return c.finish()
+}
+
+// finish settles what depends on several options.
+func (c *config) finish() *config {
+	if c.backend == nil {
+		c.backend = ResponsesBackend{}
+	}
+	if c.system != "" && !c.instructionsSet {
+		c.instructions = "" // the system message replaces the default instructions
+	}
 	return c
 }
 
@@ -72,7 +83,7 @@ func (c *config) with(opts []Option) *config {
 	for _, o := range opts {
 		o(&cp)
 	}
-	return &cp
+	return cp.finish()
 }
 
 // stateDir is where the chat's kernel-scoped state lives: $GONB_TMP_DIR/.gonbchat inside a GoNB

@@ -102,3 +102,17 @@ func TestCompletionsErrorsAndDroppedStreams(t *testing.T) {
 		t.Errorf("want the cut-short reply kept and marked: %+v", msgs)
 	}
 }
+
+func TestCreateOnChatCompletions(t *testing.T) {
+	srv := openaitest.NewServer(openaitest.WithPace(0))
+	defer srv.Close()
+	r := chatcell.Create("写一个关于独角兽的单句睡前故事。", chatcell.WithBaseURL(srv.URL), chatcell.WithAPIKey("sk-test-1234567890"),
+		chatcell.WithQuiet(), chatcell.WithBackend(completions.Backend{}), chatcell.WithSystem("你是一个乐于助人的助手。"), chatcell.WithModel("gpt-4o"))
+	if !strings.HasPrefix(r.ID, "chatcmpl-") || r.Usage.TotalTokens == 0 || !strings.HasPrefix(r.Model, "gpt-4o") {
+		t.Fatalf("reply = %+v", r)
+	}
+	msgs, _ := lastChatRequest(t, srv)["messages"].([]any)
+	if len(msgs) != 2 || msgs[0].(map[string]any)["role"] != "system" || msgs[1].(map[string]any)["content"] != "写一个关于独角兽的单句睡前故事。" {
+		t.Errorf("messages = %v", msgs)
+	}
+}
