@@ -151,7 +151,14 @@ func (h *Handler) ResetRequests() {
 func (h *Handler) record(r *http.Request, body []byte) {
 	hdr := r.Header.Clone()
 	if a := hdr.Get("Authorization"); a != "" {
-		hdr.Set("Authorization", "Bearer "+maskKey(strings.TrimPrefix(a, "Bearer ")))
+		scheme, key, ok := strings.Cut(a, " ")
+		if !ok {
+			scheme, key = "", a
+		}
+		hdr.Set("Authorization", strings.TrimSpace(scheme+" "+maskKey(key)))
+	}
+	if k := hdr.Get("Api-Key"); k != "" {
+		hdr.Set("Api-Key", maskKey(k))
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

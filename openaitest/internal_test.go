@@ -89,8 +89,14 @@ func streamUntilDelta(t *testing.T, h *Handler, ctx context.Context) *http.Respo
 
 func hookStreamEnd(t *testing.T) chan error {
 	ended := make(chan error, 1)
-	testHookStreamEnd = func(err error) { ended <- err }
-	t.Cleanup(func() { testHookStreamEnd = nil })
+	hook := func(err error) {
+		select {
+		case ended <- err:
+		default:
+		}
+	}
+	testHookStreamEnd.Store(&hook)
+	t.Cleanup(func() { testHookStreamEnd.Store(nil) })
 	return ended
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,13 +89,13 @@ func (s *sseWriter) pause(d time.Duration) error {
 }
 
 // testHookStreamEnd, set by tests, sees how each stream ended (nil: completely).
-var testHookStreamEnd func(error)
+var testHookStreamEnd atomic.Pointer[func(error)]
 
 // finishStream turns a stream error into the right ending: a fault's drop
 // aborts the connection; other errors (client gone) just stop.
 func finishStream(err error) {
-	if hook := testHookStreamEnd; hook != nil {
-		hook(err)
+	if hook := testHookStreamEnd.Load(); hook != nil {
+		(*hook)(err)
 	}
 	if errors.Is(err, errDropped) {
 		panic(http.ErrAbortHandler)
