@@ -32,6 +32,8 @@ func TestCommitPoints(t *testing.T) {
 		{"table", []step{{"| a |\n|---|\n| 1 |\n", 0, ""}, {"2\n", 0, ""}, {"\nx\n", 1, "| a |\n|---|\n| 1 |\n2\n\n"}}},
 		{"html comment", []step{{"<!--\n\nx\n\n", 0, ""}, {"-->\n\n", 0, ""}, {"y\n", 1, "<!--\n\nx\n\n-->\n\n"}}},
 		{"math splits a paragraph", []step{{"a $$x$$ b\n\n", 0, ""}, {"c\n", 1, "a $$x$$ b\n\n"}}},
+		{"math pieces stay together", []step{{"a\n$$x$$\nb\n", 0, ""}, {"---\n", 1, "a\n$$x$$\nb\n---\n"}}},
+		{"a table splits a paragraph", []step{{"\npara\n| a |\n|---|\n| 1 |\n", 0, ""}, {"\nnext\n", 1, "\npara\n| a |\n|---|\n| 1 |\n\n"}}},
 		{"brackets hold back", []step{{"a\n\nsee [x] here\n\nb\n\nc\n", 1, "a\n\n"}}},
 		{"an opening bracket alone does not", []step{{"a [b\n\nc\n", 1, "a [b\n\n"}}},
 		{"brackets in code do not", []step{{"`a[i]`\n\n```\nb[j]\n```\n\nc\n", 2, "`a[i]`\n\n```\nb[j]\n```\n\n"}}},
@@ -41,9 +43,9 @@ func TestCommitPoints(t *testing.T) {
 		for i, s := range c.steps {
 			inc.Append(s.delta)
 			committed, _ := inc.Blocks()
-			if len(committed) != s.n || inc.Source()[:inc.Committed()] != s.cut {
-				t.Errorf("%s, step %d (source %q): %d blocks committed, source %q; want %d, %q",
-					c.name, i, inc.Source(), len(committed), inc.Source()[:inc.Committed()], s.n, s.cut)
+			if len(committed) != s.n || inc.Source()[:inc.Committed()] != s.cut || inc.rejected != 0 {
+				t.Errorf("%s, step %d (source %q): %d blocks committed, source %q, %d refused; want %d, %q",
+					c.name, i, inc.Source(), len(committed), inc.Source()[:inc.Committed()], inc.rejected, s.n, s.cut)
 			}
 		}
 	}
