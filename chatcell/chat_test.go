@@ -419,3 +419,23 @@ func TestCreateChainsOnlyWhenAsked(t *testing.T) {
 		t.Errorf("the chained request should use more input tokens: %d vs %d", r2.Usage.InputTokens, r1.Usage.InputTokens)
 	}
 }
+
+func TestParentOfReadsProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if got := parentOf(os.Getpid()); got != os.Getppid() {
+		t.Errorf("parentOf(self) = %d, want %d", got, os.Getppid())
+	}
+	if !strings.Contains(cmdline(os.Getpid()), "chatcell.test") {
+		t.Errorf("cmdline(self) = %q", cmdline(os.Getpid()))
+	}
+	t.Setenv("GONBCHAT_INTERACTIVE", "0")
+	if interactive() {
+		t.Error("GONBCHAT_INTERACTIVE=0 is interactive")
+	}
+	t.Setenv("GONBCHAT_INTERACTIVE", "1")
+	if !interactive() {
+		t.Error("GONBCHAT_INTERACTIVE=1 is not interactive")
+	}
+}

@@ -26,6 +26,12 @@ func loop(cfg *config, ask func(string)) {
 	} else {
 		r = stdin()
 	}
+	if cfg.input == nil && gonbui.IsNotebook && !interactive() {
+		if !cfg.quiet {
+			fmt.Println("Loop: this notebook is running without input boxes (nbconvert or a similar runner), so the loop ends here. Open the notebook in Jupyter to chat.")
+		}
+		return
+	}
 	if !cfg.quiet {
 		fmt.Println("Press ↵ on an empty line to end the chat (直接按 ↵ 可結束對話)")
 	}
@@ -54,4 +60,46 @@ func loop(cfg *config, ask func(string)) {
 // the earlier ones, sent with Create. An empty line ends it.
 func Loop(opts ...Option) {
 	loop(newConfig(opts), func(msg string) { Create(msg, opts...) })
+}
+
+// interactive reports whether a person can answer GoNB's input boxes. GoNB asks for input even
+// when the client runs the notebook without stdin (jupyter nbconvert --execute, papermill), and
+// the cell would then wait forever; the cell cannot see that setting, but it can see which
+// program started the kernel. GONBCHAT_INTERACTIVE=1 or 0 overrides the guess.
+func interactive() bool {
+	switch os.Getenv("GONBCHAT_INTERACTIVE") {
+	case "1", "true", "yes":
+		return true
+	case "0", "false", "no":
+		return false
+	}
+	launcher := cmdline(parentOf(os.Getppid())) // cell program -> gonb kernel -> launcher
+	for _, batch := range []string{"nbconvert", "nbclient", "papermill"} {
+		if strings.Contains(launcher, batch) {
+			return false
+		}
+	}
+	return true
+}
+
+// parentOf returns the parent of process pid, from /proc (0 where there is no /proc).
+func parentOf(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name is in parentheses and may hold spaces: the fields after it are fixed.
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		var state string
+		var ppid int
+		fmt.Sscan(s[i+1:], &state, &ppid)
+		return ppid
+	}
+	return 0
+}
+
+func cmdline(pid int) string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.ReplaceAll(string(data), "\x00", " ")
 }
