@@ -206,7 +206,7 @@ func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 	if cfg.quiet {
 		return
 	}
-	line := fmt.Sprintf("tokens: %s  ·  chat so far (%d turns): %s", rep.Usage, turns, total)
+	line := fmt.Sprintf("tokens: %s  ·  chat so far (%d %s): %s", rep.Usage, turns, plural(turns, "turn", "turns"), total)
 	model := rep.Model
 	if model == "" {
 		model = cfg.model
@@ -260,4 +260,11 @@ func (c *Chat) load(filename string) error {
 	}
 	c.st.LastID = id
 	return c.persist()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
