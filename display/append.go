@@ -31,7 +31,11 @@ import (
 
 // applyFunc is the frontend half of append mode. It is defined by the container's script and
 // by the first script after each container, so a script never runs before it exists.
-const applyFunc = `window.gonbchat_v1=function(id,k,b,v,p,s){var e=document.getElementById(id);if(!e)return;var t=e.lastElementChild,n=+e.dataset.n;if(!t)return;for(var i=0;i<b.length;i++)if(k+i==n){t.insertAdjacentHTML("beforebegin",b[i]);n++}e.dataset.n=n;if(k+b.length!=n)return;if(p>=0&&(t.dataset.v!=v-1||t.gonbchatH===undefined))return;var h=p<0?s:t.gonbchatH.slice(0,p)+s;t.innerHTML=h;t.gonbchatH=h;t.dataset.v=v};`
+//
+// Math is left as $…$ by display/markdown for the frontend's MathJax, which typesets what the
+// notebook renders but not what a script inserts: the function asks MathJax (2 or 3, when the
+// page has it) to typeset the container after inserting blocks that may hold math.
+const applyFunc = `window.gonbchat_v1=function(id,k,b,v,p,s){var e=document.getElementById(id);if(!e)return;var t=e.lastElementChild,n=+e.dataset.n,m=0;if(!t)return;for(var i=0;i<b.length;i++)if(k+i==n){t.insertAdjacentHTML("beforebegin",b[i]);n++;m=m||/[$]|\\[([]/.test(b[i])}e.dataset.n=n;var J=window.MathJax;if(m&&J){if(J.Hub)J.Hub.Queue(["Typeset",J.Hub,e]);else if(J.typesetPromise)J.typesetPromise([e])}if(k+b.length!=n)return;if(p>=0&&(t.dataset.v!=v-1||t.gonbchatH===undefined))return;var h=p<0?s:t.gonbchatH.slice(0,p)+s;t.innerHTML=h;t.gonbchatH=h;t.dataset.v=v};`
 
 func (c *Cell) flushAppendLocked(now time.Time) {
 	t0 := cpuNow()

@@ -1,15 +1,20 @@
-// Command browsercheck verifies display's append mode in a real browser: it serves Jupyter
+// Command browsercheck verifies display's streaming in a real browser: it serves Jupyter
 // Notebook on localhost, drives headless Chromium through the DevTools protocol, runs
-// append.ipynb (a GoNB cell streaming a long Chinese answer in append mode), samples the DOM
-// while the reply streams, then saves the notebook and checks the saved output.
+// stream.ipynb (a GoNB cell streaming a long Chinese answer with display.NewCell() in Auto mode,
+// which is append mode in a live session; -mode=replace sets GONBCHAT_DISPLAY=replace for the
+// kernel), samples the DOM while the reply streams, then saves the notebook and checks the saved
+// output.
 //
 // It needs jupyter-notebook, the gonb kernel and chromium, so it is not part of go test. Run it
 // from the repository root:
 //
-//	go run ./display/testdata/browsercheck
+//	go run ./display/testdata/browsercheck                 # append mode (Auto)
+//	go run ./display/testdata/browsercheck -mode=replace   # replace mode
 //
-// It exits non-zero if the text did not appear progressively through the append scripts, or if
-// the saved output is not exactly display.Render(source) with the source as text/plain.
+// It exits non-zero if the text did not appear progressively (in append mode: through the
+// scripts, the container element staying in place), if the final DOM does not show the final
+// render, or if the saved output is not exactly display.Render(source) with the source as
+// text/plain and the provenance metadata.
 package main
 
 import (
@@ -35,7 +40,8 @@ import (
 )
 
 var (
-	dir     = flag.String("dir", "display/testdata/browsercheck", "directory of append.ipynb")
+	dir     = flag.String("dir", "display/testdata/browsercheck", "directory of stream.ipynb")
+	mode    = flag.String("mode", "append", "append (Auto mode in a live session) or replace (GONBCHAT_DISPLAY=replace)")
 	timeout = flag.Duration("timeout", 4*time.Minute, "overall time limit")
 	verbose = flag.Bool("v", false, "print every DOM sample")
 )
@@ -59,8 +65,9 @@ func freePort() int {
 }
 
 // start runs a command in its own process group; stop kills that group (only what we started).
-func start(name string, args ...string) (stop func(), err error) {
+func start(env []string, name string, args ...string) (stop func(), err error) {
 	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, _ := os.CreateTemp("", "browsercheck-"+filepath.Base(name)+"-*.log")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -176,12 +183,14 @@ type sample struct {
 	N      int     `json:"n"`      // committed blocks in the container (data-n)
 	V      int     `json:"v"`      // tail version (data-v)
 	Probe  bool    `json:"probe"`  // the container element is the one seen last time (not re-rendered)
+	Math   int     `json:"math"`   // formulas typeset by the page's MathJax
 }
 
 const sampleJS = `(() => {
   const out = Jupyter.notebook.get_cell(2).output_area.element[0];
   const e = out.querySelector('.gonbchat-reply');
-  const s = {t: 0, exists: !!e, len: out.innerText.length, n: 0, v: 0, probe: false};
+  const s = {t: 0, exists: !!e, len: out.innerText.length, n: 0, v: 0, probe: false,
+             math: out.querySelectorAll('.MathJax, mjx-container').length};
   if (e) {
     s.n = +e.dataset.n; s.v = +(e.lastElementChild.dataset.v || 0);
     s.probe = e.__browsercheck === 1; e.__browsercheck = 1;
@@ -194,7 +203,7 @@ func run() error {
 	defer cancel()
 
 	// A copy of the notebook in the same directory (relative paths), removed at the end.
-	nbBytes, err := os.ReadFile(filepath.Join(*dir, "append.ipynb"))
+	nbBytes, err := os.ReadFile(filepath.Join(*dir, "stream.ipynb"))
 	if err != nil {
 		return err
 	}
@@ -215,7 +224,16 @@ func run() error {
 
 	jport, cport := freePort(), freePort()
 	token := fmt.Sprintf("bc%d", time.Now().UnixNano())
-	stopJ, err := start("jupyter", "notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+	var env []string
+	switch *mode {
+	case "append":
+		env = []string{display.EnvMode + "="}
+	case "replace":
+		env = []string{display.EnvMode + "=replace"}
+	default:
+		return fmt.Errorf("-mode=%q: want append or replace", *mode)
+	}
+	stopJ, err := start(env, "jupyter", "notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1",
 		fmt.Sprintf("--port=%d", jport), "--NotebookApp.token="+token, "--notebook-dir="+*dir)
 	if err != nil {
 		return err
@@ -228,7 +246,7 @@ func run() error {
 
 	profile, _ := os.MkdirTemp("", "browsercheck-chromium-*")
 	defer os.RemoveAll(profile)
-	stopC, err := start("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	stopC, err := start(nil, "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+profile, fmt.Sprintf("--remote-debugging-port=%d", cport), "--window-size=1200,4000", "about:blank")
 	if err != nil {
@@ -307,7 +325,7 @@ func run() error {
 
 	// Progress: while the container was in the DOM, its text grew many times, and grew while
 	// the same element stayed in place (so through the scripts, not whole-bundle updates).
-	var growth, jsGrowth, maxN, maxV, inDOM int
+	var growth, jsGrowth, maxN, maxV, inDOM, grewBeforeEnd, mathInStream int
 	firstText, lastLen := -1.0, 0
 	for i, s := range samples {
 		if s.Exists {
@@ -317,6 +335,12 @@ func run() error {
 				firstText = s.T
 			}
 		}
+		if s.Exists {
+			mathInStream = max(mathInStream, s.Math)
+		}
+		if i > 0 && s.Len > lastLen && i < len(samples)-1 {
+			grewBeforeEnd++
+		}
 		if i > 0 && s.Exists && s.Len > lastLen {
 			growth++
 			if s.Probe {
@@ -325,17 +349,21 @@ func run() error {
 		}
 		lastLen = s.Len
 	}
-	fmt.Printf("cell ran %.1f s; %d samples, %d with the container in the DOM; text grew in %d samples, %d of them with the container untouched (script-driven); data-n reached %d, tail version %d; first text at %.2f s\n",
-		time.Since(t0).Seconds(), len(samples), inDOM, growth, jsGrowth, maxN, maxV, firstText)
+	fmt.Printf("mode %s: cell ran %.1f s; %d samples; the text grew in %d of them before the end; %d with the append container in the DOM; it grew in %d, %d of them with the container untouched (script-driven); data-n reached %d, tail version %d; first container text at %.2f s; up to %d formulas typeset in the container while streaming\n",
+		*mode, time.Since(t0).Seconds(), len(samples), grewBeforeEnd, inDOM, growth, jsGrowth, maxN, maxV, firstText, mathInStream)
 	var problems []string
-	if growth < 10 {
-		problems = append(problems, fmt.Sprintf("the text grew in only %d samples", growth))
+	if grewBeforeEnd < 10 {
+		problems = append(problems, fmt.Sprintf("the text grew in only %d samples", grewBeforeEnd))
 	}
-	if jsGrowth < 5 {
-		problems = append(problems, fmt.Sprintf("only %d samples grew through the scripts", jsGrowth))
-	}
-	if maxN < 5 {
-		problems = append(problems, fmt.Sprintf("only %d blocks appended", maxN))
+	if *mode == "append" {
+		if jsGrowth < 5 {
+			problems = append(problems, fmt.Sprintf("only %d samples grew through the scripts", jsGrowth))
+		}
+		if maxN < 5 {
+			problems = append(problems, fmt.Sprintf("only %d blocks appended", maxN))
+		}
+	} else if inDOM > 0 {
+		problems = append(problems, "replace mode used the append container")
 	}
 
 	// The final DOM shows the final render's text, without the container.
@@ -343,20 +371,37 @@ func run() error {
 		Container bool   `json:"container"`
 		Text      string `json:"text"`
 		Scripts   int    `json:"scripts"`
+		Math      int    `json:"math"`
 	}
+	time.Sleep(2 * time.Second) // let MathJax finish typesetting the final output
+	// The text of the reply's output with MathJax's work undone: its rendered formulas removed and
+	// its math/tex scripts turned back into $…$ (as in the HTML sent).
 	if err := page.eval(ctx, `(() => { const out = Jupyter.notebook.get_cell(2).output_area.element[0];
-	  return {container: !!out.querySelector('.gonbchat-reply'), text: out.querySelector('.output_html') ? out.querySelectorAll('.output_html')[0].textContent : '',
-	          scripts: out.querySelectorAll('script').length}; })()`, &final); err != nil {
+	  const h = out.querySelector('.output_html');
+	  const c = h ? h.cloneNode(true) : document.createElement('div');
+	  c.querySelectorAll('.MathJax_Preview, .MathJax, .MathJax_Display, mjx-container').forEach(x => x.remove());
+	  c.querySelectorAll('script[type^="math/tex"]').forEach(x => x.replaceWith(
+	    (x.type.includes('mode=display') ? '$$' : '$') + x.textContent + (x.type.includes('mode=display') ? '$$' : '$')));
+	  return {container: !!out.querySelector('.gonbchat-reply'), text: c.textContent,
+	          scripts: out.querySelectorAll('script:not([type^="math/tex"])').length,
+	          math: out.querySelectorAll('.MathJax, mjx-container').length}; })()`, &final); err != nil {
 		return err
 	}
 	want := display.Render(src)
 	if final.Container {
 		problems = append(problems, "the append-mode container is still in the DOM after the final update")
 	}
-	if collapse(final.Text) != collapse(html.UnescapeString(tags.ReplaceAllString(want, ""))) {
-		problems = append(problems, "the final DOM text differs from the render's text")
+	if got, want := collapse(final.Text), collapse(html.UnescapeString(tags.ReplaceAllString(want, ""))); got != want {
+		i := 0
+		for i < len(got) && i < len(want) && got[i] == want[i] {
+			i++
+		}
+		problems = append(problems, fmt.Sprintf("the final DOM text differs from the render's text at %d: %.80q, want %.80q", i, got[i:], want[i:]))
 	}
-	fmt.Printf("final DOM: container=%v, %d script elements left in the output, text %d chars\n", final.Container, final.Scripts, len(final.Text))
+	if final.Scripts > 0 {
+		problems = append(problems, fmt.Sprintf("%d script elements left in the output", final.Scripts))
+	}
+	fmt.Printf("final DOM: container=%v, %d script elements left, %d formulas typeset by MathJax, text %d chars\n", final.Container, final.Scripts, final.Math, len(final.Text))
 
 	// Save, then check the saved output exactly.
 	if err := page.eval(ctx, `Jupyter.notebook.save_notebook().then(() => true)`, nil); err != nil {
@@ -394,6 +439,9 @@ func run() error {
 				problems = append(problems, "saved text/plain is not the source")
 			}
 			fmt.Printf("  provenance: %v\n", g)
+			if g["mode"] != *mode || g["model"] != "browsercheck" || g["source"] != "replayed" {
+				problems = append(problems, fmt.Sprintf("saved metadata %v", g))
+			}
 		} else if h != "" || p != "" || o.OutputType != "display_data" {
 			problems = append(problems, fmt.Sprintf("unexpected output %d: %s %.80q %.80q", i, o.OutputType, h, p))
 		}
