@@ -7,7 +7,6 @@ import (
 	"iter"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/gonbchat/gonbchat/history"
 
@@ -21,12 +20,8 @@ import (
 // Create it with New at the top level of a cell (var chat = chatcell.New()), so that GoNB
 // re-creates it in every later cell; it picks up where it was. A Chat is safe for concurrent use.
 type Chat struct {
-	mu      sync.Mutex
-	cfg     *config
-	cn      *conn
-	backend Backend
-	st      chatState
-	err     error
+	core
+	st chatState
 }
 
 type chatState struct {
@@ -41,7 +36,9 @@ type chatState struct {
 // New returns the chat named by WithName (default DefaultName). Inside a GoNB kernel it continues
 // the chat of that name if an earlier cell started it.
 func New(opts ...Option) *Chat {
-	c := &Chat{cfg: newConfig(opts), backend: ResponsesBackend{}}
+	c := &Chat{}
+	c.cfg, c.t = newConfig(opts), c
+	c.cfg.backend = ResponsesBackend{} // previous_response_id is the Responses API's
 	found, err := loadState(c.path(), &c.st)
 	if err != nil {
 		c.notify(err)
@@ -63,12 +60,32 @@ func (c *Chat) persist() error {
 	return err
 }
 
-func (c *Chat) conn() *conn {
-	if c.cn == nil {
-		c.cn = resolveConn(c.cfg)
-	}
-	return c.cn
+// Ask sends msg and shows the reply streaming into one display cell, followed by the turn's
+// token usage. It returns the reply text ("" on error). Errors are shown as one line; Err
+// returns them. Per-call options (WithModel, WithInstructions, WithStream, WithParam…) apply to
+// this turn only.
+func (c *Chat) Ask(msg string, opts ...Option) string { return c.ask(msg, opts) }
+
+// Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
+func (c *Chat) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
+	return c.reply(ctx, msg, opts)
 }
+
+// Stream sends msg and yields the reply's text deltas as they arrive: the streaming Go API.
+// The turn is recorded when the reply completes; stopping the loop early abandons the turn.
+func (c *Chat) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
+	return c.stream(ctx, msg, opts)
+}
+
+// Loop is the textbook's chat loop: it asks for a line, sends it with Ask, and repeats; an empty
+// line (or the end of input) ends it. In a notebook it uses GoNB's input box; elsewhere stdin.
+func (c *Chat) Loop(opts ...Option) { c.loop(opts) }
+
+// Err returns the error of the chat's last action, nil if it succeeded.
+func (c *Chat) Err() error { return c.lastErr() }
+
+// Source says whether the chat talks to a live server or the offline mirror model.
+func (c *Chat) Source() Source { return c.source() }
 
 // Name returns the chat's name.
 func (c *Chat) Name() string { return c.cfg.name }
@@ -78,10 +95,10 @@ func (c *Chat) LastID() string { c.mu.Lock(); defer c.mu.Unlock(); return c.st.L
 
 // SetLastID moves the chat onto another thread: the next turn chains onto id ("" starts afresh).
 func (c *Chat) SetLastID(id string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.st.LastID = strings.TrimSpace(id)
-	return c.persist()
+	return c.do(func() error {
+		c.st.LastID = strings.TrimSpace(id)
+		return c.persist()
+	})
 }
 
 // Reset starts a new thread. Nothing is deleted on the server (see DeleteThread).
@@ -96,19 +113,14 @@ func (c *Chat) LastUsage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.st
 // Turns returns how many turns the chat has had.
 func (c *Chat) Turns() int { c.mu.Lock(); defer c.mu.Unlock(); return c.st.Turns }
 
-// Source says whether the chat talks to a live server or the offline mirror model.
-func (c *Chat) Source() Source { c.mu.Lock(); defer c.mu.Unlock(); return c.conn().source }
-
-// Err returns the error of the chat's last action, nil if it succeeded.
-func (c *Chat) Err() error { c.mu.Lock(); defer c.mu.Unlock(); return c.err }
-
 func (c *Chat) request(cfg *config, msg string) *Request {
 	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{history.UserMsg(msg)},
 		PreviousResponseID: c.st.LastID, Store: cfg.store, Params: cfg.params}
 }
 
-// commit records a finished turn. It is the only place a turn changes the chat.
-func (c *Chat) commit(rep *Reply, err error) error {
+// commit records a finished turn. It is the only place a turn changes the chat; a failed or
+// cut-short turn changes nothing (the server did not finish a response to chain onto).
+func (c *Chat) commit(_ context.Context, _ string, rep *Reply, _ string, err error) error {
 	if err != nil {
 		return c.hint(err)
 	}
@@ -118,6 +130,10 @@ func (c *Chat) commit(rep *Reply, err error) error {
 	c.st.Usage = c.st.Usage.Add(rep.Usage)
 	return c.persist()
 }
+
+func (c *Chat) totals() (Usage, int) { return c.st.Usage, c.st.Turns }
+
+func (c *Chat) notices(*config) {}
 
 // hint adds what to do next to errors a student can fix.
 func (c *Chat) hint(err error) error {
@@ -135,70 +151,6 @@ type hintError struct {
 
 func (e *hintError) Error() string { return e.err.Error() + " (" + e.hint + ")" }
 func (e *hintError) Unwrap() error { return e.err }
-
-// Ask sends msg and shows the reply streaming into one display cell, followed by the turn's
-// token usage. It returns the reply text ("" on error). Errors are shown as one line; Err
-// returns them. Per-call options (WithModel, WithInstructions, WithStream, WithParam…) apply to
-// this turn only.
-func (c *Chat) Ask(msg string, opts ...Option) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg.with(opts)
-	rep, _, interrupted, err := show(context.Background(), cfg, c.conn(), c.backend, c.request(cfg, msg))
-	err = c.commit(rep, err)
-	c.report(cfg, err)
-	if err == nil {
-		showUsage(cfg, c.conn(), rep, c.st.Usage, c.st.Turns)
-	}
-	if interrupted {
-		reraise()
-	}
-	if err != nil {
-		return ""
-	}
-	return rep.Text
-}
-
-// Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
-func (c *Chat) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
-	var b strings.Builder
-	for d, err := range c.Stream(ctx, msg, opts...) {
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(d)
-	}
-	return b.String(), nil
-}
-
-// Stream sends msg and yields the reply's text deltas as they arrive: the streaming Go API.
-// The turn is recorded when the reply completes; stopping the loop early abandons the turn.
-func (c *Chat) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		cfg := c.cfg.with(opts)
-		stream(ctx, cfg, c.conn(), c.backend, c.request(cfg, msg), func(rep *Reply, _ string, err error) error {
-			err = c.commit(rep, err)
-			c.err = err
-			return err
-		})(yield)
-	}
-}
-
-// report records err as the last error and shows it as one line (unless quiet).
-func (c *Chat) report(cfg *config, err error) {
-	c.err = err
-	if err != nil && !cfg.quiet {
-		display.Error(c.conn().redact(Describe(err)))
-	}
-}
-
-func (c *Chat) notify(err error) {
-	if !c.cfg.quiet {
-		display.Error(Describe(err))
-	}
-}
 
 // showUsage shows a turn's token usage, the chat's running total and, on a live server, the
 // estimated cost of the turn.
@@ -222,26 +174,16 @@ func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 
 // Save writes the last response id to filename, so another chat (or another kernel) can Load it.
 func (c *Chat) Save(filename string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var err error
-	if c.st.LastID == "" {
-		err = fmt.Errorf("nothing to save to %s: the chat has no response yet", filename)
-	} else {
-		err = fsutil.WriteFileAtomic(filename, []byte(c.st.LastID+"\n"), 0o644)
-	}
-	c.report(c.cfg, err)
-	return err
+	return c.do(func() error {
+		if c.st.LastID == "" {
+			return fmt.Errorf("nothing to save to %s: the chat has no response yet", filename)
+		}
+		return fsutil.WriteFileAtomic(filename, []byte(c.st.LastID+"\n"), 0o644)
+	})
 }
 
 // Load continues the thread whose last response id was saved in filename.
-func (c *Chat) Load(filename string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	err := c.load(filename)
-	c.report(c.cfg, err)
-	return err
-}
+func (c *Chat) Load(filename string) error { return c.do(func() error { return c.load(filename) }) }
 
 func (c *Chat) load(filename string) error {
 	data, err := os.ReadFile(filename)

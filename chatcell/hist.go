@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"os"
-	"strings"
-	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/history"
@@ -21,18 +19,16 @@ import (
 // Like Chat, it survives from cell to cell by its name. Save and Load keep it in a gob file:
 // versioned, checksummed, written atomically and under a lock, with no key in it.
 type ChatWithHistList struct {
-	mu   sync.Mutex
-	cfg  *config
-	cn   *conn
+	core
 	hist *history.List
 	last Usage
-	err  error
 }
 
 // NewHistList returns the ChatWithHistList named by WithName (default DefaultName), continuing
 // it if an earlier GoNB cell started it.
 func NewHistList(opts ...Option) *ChatWithHistList {
-	c := &ChatWithHistList{cfg: newConfig(opts)}
+	c := &ChatWithHistList{}
+	c.cfg, c.t = newConfig(opts), c
 	if path := c.path(); path != "" {
 		f, err := history.Load(path)
 		switch {
@@ -79,21 +75,14 @@ func (c *ChatWithHistList) persist() error {
 	return nil
 }
 
-func (c *ChatWithHistList) conn() *conn {
-	if c.cn == nil {
-		c.cn = resolveConn(c.cfg)
-	}
-	return c.cn
-}
-
 // Name returns the chat's name.
 func (c *ChatWithHistList) Name() string { return c.cfg.name }
 
 // Err returns the error of the chat's last action, nil if it succeeded.
-func (c *ChatWithHistList) Err() error { c.mu.Lock(); defer c.mu.Unlock(); return c.err }
+func (c *ChatWithHistList) Err() error { return c.lastErr() }
 
 // Source says whether the chat talks to a live server or the offline mirror model.
-func (c *ChatWithHistList) Source() Source { c.mu.Lock(); defer c.mu.Unlock(); return c.conn().source }
+func (c *ChatWithHistList) Source() Source { return c.source() }
 
 // History returns the history itself, for the tools of package history.
 func (c *ChatWithHistList) History() *history.List { return c.hist }
@@ -143,59 +132,29 @@ func (c *ChatWithHistList) commit(ctx context.Context, msg string, rep *Reply, p
 
 // Ask sends msg with the whole history and shows the reply streaming into one display cell,
 // then the turn's usage. It returns the reply text ("" on error; Err returns the error).
-func (c *ChatWithHistList) Ask(msg string, opts ...Option) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg.with(opts)
-	rep, partial, interrupted, err := show(context.Background(), cfg, c.conn(), cfg.backend, c.request(cfg, msg))
-	err = c.commit(context.Background(), msg, rep, partial, err)
-	c.report(cfg, err)
-	if rep != nil {
-		showUsage(cfg, c.conn(), rep, c.hist.Usage(), c.hist.Turns())
-	}
-	c.warn(cfg)
-	if interrupted {
-		reraise()
-	}
-	if rep == nil {
-		return ""
-	}
-	return rep.Text
-}
+func (c *ChatWithHistList) Ask(msg string, opts ...Option) string { return c.ask(msg, opts) }
 
 // Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
 func (c *ChatWithHistList) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
-	var b strings.Builder
-	for d, err := range c.Stream(ctx, msg, opts...) {
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(d)
-	}
-	return b.String(), nil
+	return c.reply(ctx, msg, opts)
 }
 
 // Stream sends msg and yields the reply's text deltas: the streaming Go API. The turn is added
 // to the history when the reply completes (or, cut short, with its partial text marked).
 func (c *ChatWithHistList) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		cfg := c.cfg.with(opts)
-		stream(ctx, cfg, c.conn(), cfg.backend, c.request(cfg, msg), func(rep *Reply, partial string, err error) error {
-			if errors.Is(err, errStopped) {
-				partial = "" // the caller stopped reading: nothing was shown, nothing is kept
-			}
-			err = c.commit(ctx, msg, rep, partial, err)
-			c.err = err
-			return err
-		})(yield)
-	}
+	return c.stream(ctx, msg, opts)
 }
 
 // Loop asks for lines and sends each with Ask until an empty line.
-func (c *ChatWithHistList) Loop(opts ...Option) {
-	loop(c.cfg.with(opts), func(msg string) { c.Ask(msg, opts...) })
+func (c *ChatWithHistList) Loop(opts ...Option) { c.loop(opts) }
+
+func (c *ChatWithHistList) totals() (Usage, int) { return c.hist.Usage(), c.hist.Turns() }
+
+// notices shows why trimming could not keep the history within its limits (pins over the cap).
+func (c *ChatWithHistList) notices(*config) {
+	if w := c.hist.Warning(); w != nil {
+		display.Info("⚠ " + w.Error())
+	}
 }
 
 // summarize asks the chat's own model for a summary of older messages (001's
@@ -210,45 +169,19 @@ func (c *ChatWithHistList) summarize(ctx context.Context, older []Message) (stri
 	return rep.Text, nil
 }
 
-func (c *ChatWithHistList) report(cfg *config, err error) {
-	c.err = err
-	if err != nil && !cfg.quiet {
-		display.Error(c.conn().redact(Describe(err)))
-	}
-}
-
-func (c *ChatWithHistList) notify(err error) {
-	if !c.cfg.quiet {
-		display.Error(Describe(err))
-	}
-}
-
-// warn shows why trimming could not keep the history within its limits (pins over the cap).
-func (c *ChatWithHistList) warn(cfg *config) {
-	if w := c.hist.Warning(); w != nil && !cfg.quiet {
-		display.Info("⚠ " + w.Error())
-	}
-}
-
-// do runs a notebook verb: it records and shows the error, and saves the state on success.
+// do runs a notebook verb and saves the state when it succeeds.
 func (c *ChatWithHistList) do(fn func() error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	err := fn()
-	if err == nil {
-		err = c.persist()
-	}
-	c.report(c.cfg, err)
-	return err
+	return c.core.do(func() error {
+		if err := fn(); err != nil {
+			return err
+		}
+		return c.persist()
+	})
 }
 
 // Save writes the history to filename as a gob file (the textbook's pickle, made safe).
 func (c *ChatWithHistList) Save(filename string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	err := history.Save(filename, c.snapshot())
-	c.report(c.cfg, err)
-	return err
+	return c.core.do(func() error { return history.Save(filename, c.snapshot()) })
 }
 
 // Load replaces the history with the one saved in filename. On error the history is unchanged.
@@ -266,14 +199,13 @@ func (c *ChatWithHistList) Load(filename string) error {
 // ExportJSON writes the history to filename in openai2's fetch_messages format: a JSON list of
 // {"role", "content"} objects.
 func (c *ChatWithHistList) ExportJSON(filename string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	data, err := c.hist.ExportJSON()
-	if err == nil {
-		err = fsutil.WriteFileAtomic(filename, data, 0o644)
-	}
-	c.report(c.cfg, err)
-	return err
+	return c.core.do(func() error {
+		data, err := c.hist.ExportJSON()
+		if err != nil {
+			return err
+		}
+		return fsutil.WriteFileAtomic(filename, data, 0o644)
+	})
 }
 
 // ImportJSON adds the messages of a JSON file in openai2's format to the history, marked forged.
@@ -313,7 +245,9 @@ func (c *ChatWithHistList) Rollback(n int) error {
 func (c *ChatWithHistList) Pin(positions ...int) error {
 	return c.do(func() error {
 		err := c.hist.Pin(positions...)
-		c.warn(c.cfg)
+		if !c.cfg.quiet {
+			c.notices(c.cfg)
+		}
 		return err
 	})
 }

@@ -13,12 +13,6 @@ import (
 
 var stdin = sync.OnceValue(func() *bufio.Reader { return bufio.NewReader(os.Stdin) })
 
-// Loop is the textbook's chat loop: it asks for a line, sends it with Ask, and repeats; an empty
-// line (or the end of input) ends it. In a notebook it uses GoNB's input box; elsewhere stdin.
-func (c *Chat) Loop(opts ...Option) {
-	loop(c.cfg.with(opts), func(msg string) { c.Ask(msg, opts...) })
-}
-
 func loop(cfg *config, ask func(string)) {
 	var r *bufio.Reader
 	if cfg.input != nil {

@@ -75,18 +75,17 @@ func itemMessage(raw string) (Message, bool) {
 
 // ShowThread shows the whole thread in the cell, as the textbook's show_thread prints it.
 func (c *Chat) ShowThread() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	msgs, err := c.thread(context.Background(), c.st.LastID)
-	if err == nil {
-		if len(msgs) == 0 {
+	return c.do(func() error {
+		msgs, err := c.thread(context.Background(), c.st.LastID)
+		switch {
+		case err != nil:
+		case len(msgs) == 0:
 			display.Info("the chat has no thread yet")
-		} else {
+		default:
 			display.Markdown(threadMarkdown(msgs))
 		}
-	}
-	c.report(c.cfg, err)
-	return err
+		return err
+	})
 }
 
 // threadMarkdown lays out a conversation: the user's lines after ">>>", replies as they are.
@@ -111,14 +110,13 @@ func threadMarkdown(msgs []Message) string {
 // DeleteThread deletes every stored response of the thread from the server, walking
 // previous_response_id backwards from the last one, and starts the chat afresh.
 func (c *Chat) DeleteThread() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, err := c.deleteThread(context.Background())
-	if err == nil && !c.cfg.quiet {
-		display.Info(fmt.Sprintf("deleted %d responses; the chat starts a new thread", n))
-	}
-	c.report(c.cfg, err)
-	return err
+	return c.do(func() error {
+		n, err := c.deleteThread(context.Background())
+		if err == nil && !c.cfg.quiet {
+			display.Info(fmt.Sprintf("deleted %d responses; the chat starts a new thread", n))
+		}
+		return err
+	})
 }
 
 func (c *Chat) deleteThread(ctx context.Context) (int, error) {
@@ -145,14 +143,13 @@ func (c *Chat) deleteThread(ctx context.Context) (int, error) {
 // Rollback undoes the last n turns: the next turn chains onto the response before them. It shows
 // what was removed. The removed responses stay on the server (DeleteThread removes a thread).
 func (c *Chat) Rollback(n int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	removed, err := c.rollback(context.Background(), n)
-	if err == nil && !c.cfg.quiet {
-		display.Markdown("rolled back:\n\n" + threadMarkdown(removed))
-	}
-	c.report(c.cfg, err)
-	return err
+	return c.do(func() error {
+		removed, err := c.rollback(context.Background(), n)
+		if err == nil && !c.cfg.quiet {
+			display.Markdown("rolled back:\n\n" + threadMarkdown(removed))
+		}
+		return err
+	})
 }
 
 func (c *Chat) rollback(ctx context.Context, n int) ([]Message, error) {
