@@ -18,6 +18,10 @@
 // Outside a notebook the reply is written to standard output as plain text, or, when standard
 // output is a terminal and a terminal renderer is registered (import display/term), styled.
 // Like gonbui, every verb is safe to call anywhere.
+//
+// Both modes are checked in a real browser (Jupyter Notebook and headless Chromium) by
+// `go run ./display/testdata/browsercheck` (-mode=replace for replace mode); it is not part of go
+// test since it needs Jupyter, the gonb kernel and Chromium.
 package display
 
 import (

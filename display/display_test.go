@@ -261,8 +261,8 @@ func TestTailDiff(t *testing.T) {
 
 // The wire budget of the issue, in simulated time: deterministic, so a regression fails here.
 func TestWireBudget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams the long document four times")
+	if testing.Short() || raceEnabled {
+		t.Skip("streams the long document four times (deterministic: run without -race)")
 	}
 	src := streamDoc(t)
 	deltas := splitDeltas(src, 1)
