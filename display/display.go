@@ -53,7 +53,8 @@ type Meta struct {
 	Interrupted bool
 }
 
-// Sink receives display messages. The default sends them to GoNB with gonbui.SendData.
+// Sink receives display messages. The default sends them to GoNB with gonbui.SendData. A Cell
+// calls Send with its lock held, in order: Send must not call back into the Cell.
 type Sink interface {
 	Send(d *protocol.DisplayData)
 }
