@@ -17,18 +17,17 @@ import (
 func TestSplitDeltas(t *testing.T) {
 	for _, s := range []string{
 		mirrorReply(mirrorInput{Model: "gpt-4.1-nano", Instructions: "用中文回答", Turns: []turn{{"user", "你好，世界 🌏 hello"}}}),
-		"a", "", "🌏🌏🌏", "éééééééé",
+		"a", "", "🌏🌏🌏", "éééééééé", "ab", "abc", "a你", "abcdefgh你", "abcdefghi", "1234567你好a", "🌏a", "a🌏🌏b",
 	} {
 		ds := splitDeltas(s)
 		if strings.Join(ds, "") != s {
 			t.Errorf("deltas of %q do not rejoin", s)
 		}
-		for i, d := range ds {
+		for _, d := range ds {
 			if !utf8.ValidString(d) {
 				t.Errorf("delta %q splits a rune", d)
 			}
-			last := i == len(ds)-1
-			if len(d) > 8 || (len(d) < 2 && !last && utf8.RuneCountInString(d) != 1) {
+			if len(d) > 8 || (len(d) < 2 && len(s) >= 2) {
 				t.Errorf("delta %q has %d bytes", d, len(d))
 			}
 		}
@@ -173,4 +172,24 @@ func BenchmarkMirrorStream(b *testing.B) {
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 	}
+}
+
+func FuzzSplitDeltas(f *testing.F) {
+	for _, s := range []string{"hello, world", "你好，世界", "a🌏b", "é", "ab🌏🌏🌏cd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		ds := splitDeltas(s)
+		if strings.Join(ds, "") != s {
+			t.Fatalf("deltas of %q do not rejoin", s)
+		}
+		for _, d := range ds {
+			if !utf8.ValidString(d) || len(d) > 8 || (len(d) < 2 && len(s) >= 2) {
+				t.Fatalf("bad delta %q of %q", d, s)
+			}
+		}
+	})
 }

@@ -25,9 +25,9 @@ type mirrorInput struct {
 
 const (
 	maxEarlierQuoted = 4  // earlier user messages quoted (the most recent ones)
-	earlierQuoteLen  = 48 // runes per earlier quote
-	lastQuoteLen     = 240
-	instrQuoteLen    = 120
+	earlierQuoteLen  = 32 // runes per earlier quote
+	lastQuoteLen     = 160
+	instrQuoteLen    = 80
 )
 
 // mirrorReply is the mirror model's deterministic Markdown answer.
@@ -103,22 +103,48 @@ func inlineCode(s string) string {
 // chunkSizes is the deterministic cycle of delta sizes in bytes.
 var chunkSizes = [...]int{4, 6, 3, 8, 5, 2, 7, 4, 5}
 
-// splitDeltas cuts s into deltas of 2-8 bytes (a single rune longer than the
-// target is kept whole), never splitting a UTF-8 rune.
+// splitDeltas cuts s into deltas of 2-8 bytes, never splitting a UTF-8
+// rune (only a text shorter than 2 bytes gives a shorter delta).
 func splitDeltas(s string) []string {
 	var out []string
 	for i := 0; len(s) > 0; i++ {
 		n := min(chunkSizes[i%len(chunkSizes)], len(s))
-		for n < len(s) && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		if n == 0 { // first rune longer than the target
-			_, n = utf8.DecodeRuneInString(s)
+		n = runeBoundary(s, n)
+		if rem := len(s) - n; rem == 1 { // no 1-byte tail
+			if n+1 <= 8 {
+				n++
+			} else {
+				_, size := utf8.DecodeLastRuneInString(s[:n])
+				n -= size
+			}
 		}
 		out = append(out, s[:n])
 		s = s[n:]
 	}
 	return out
+}
+
+// runeBoundary moves n to a rune boundary of s: forward if the delta stays
+// within 8 bytes, else back (keeping at least 2 bytes when it can).
+func runeBoundary(s string, n int) int {
+	if n >= len(s) || utf8.RuneStart(s[n]) {
+		return n
+	}
+	f := n
+	for f < len(s) && !utf8.RuneStart(s[f]) {
+		f++
+	}
+	if f <= 8 {
+		return f
+	}
+	b := n
+	for b > 0 && !utf8.RuneStart(s[b]) {
+		b--
+	}
+	if b == 0 {
+		return f
+	}
+	return b
 }
 
 var (
