@@ -116,6 +116,16 @@ func TestMath(t *testing.T) {
 		{"$a^*=x-b^*$", para("$a^*=x-b^*$")},
 		{"设 $a_1*b_1*c$ 与 $x_2$", para("设 $a_1*b_1*c$ 与 $x_2$")},
 		{"$$\nT_p = \\frac{n}{p}\n$$", "$$\nT_p = \\frac{n}{p}\n$$\n"},
+		// Display math on lines of its own is a block: Markdown-looking lines inside stay math.
+		{"$$\nf(x) = x^2\n- 2x\n# n\n$$", "$$\nf(x) = x^2\n- 2x\n# n\n$$\n"},
+		{"text\n\\[\nx [0,1] *y*\n\\]\nmore", "<p>text</p>\n\\[\nx [0,1] *y*\n\\]\n<p>more</p>\n"},
+		{"- 公式：\n  $$\n  x^2\n  $$\n- 下一项", "<ul>\n<li>公式：\n$$\nx^2\n$$\n</li>\n<li>下一项</li>\n</ul>\n"},
+		{"> $$\n> a<b\n> $$", "<blockquote>\n$$\na&lt;b\n$$\n</blockquote>\n"},
+		{"$$x_1*y_1$$", "$$x_1*y_1$$\n"},
+		// Unclosed (a blank line or the end comes first), it is a paragraph.
+		{"$$\nx *y*\n\nnext", "<p>$$\nx <em>y</em></p>\n<p>next</p>\n"},
+		{"$$\nx *y*", "<p>$$\nx <em>y</em></p>\n"},
+		{"$$ not alone *y*", para("$$ not alone <em>y</em>")},
 		{"前 $$a*b*c$$ 后", "<p>前 </p>\n$$a*b*c$$\n<p> 后</p>\n"},
 		{"\\(a_1 *b* \\)", para("\\(a_1 *b* \\)")},
 		{"\\[a_1 *b* \\]", "\\[a_1 *b* \\]\n"},

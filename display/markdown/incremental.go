@@ -32,8 +32,9 @@ package markdown
 // on the test documents and on thousands of random ones).
 //
 // A last block is final by itself when its closing line is complete and it is a fenced code
-// block with its closing fence, an ATX or setext heading, or a thematic break: those are
-// committed at once, so a finished code block is highlighted while the answer goes on.
+// block with its closing fence, display math with its closer, an ATX or setext heading, or a
+// thematic break: those are committed at once, so a finished code block is highlighted while
+// the answer goes on.
 
 import (
 	"bytes"
@@ -172,25 +173,36 @@ func commitPoint(doc ast.Node, src []byte, hasRefs bool) (upTo ast.Node, advance
 // groupEnd returns the node after the run of top-level nodes that starts at g and came from one
 // source block. Two transformations split one source paragraph into several top-level nodes:
 // the math passthrough (paragraphs and math blocks, which carry the extension's marks) and GFM
-// tables (a paragraph followed by a table that takes the paragraph's position). A node that is a
-// math piece after a math piece, or that starts on a line the group's content reaches, joins the
-// group. Merging more than one source block into a group is only conservative.
+// tables (a paragraph followed by a table that takes the paragraph's position). A node joins the
+// group if it starts on a line the group's content reaches, or if it and the group's last node
+// are pieces of a split paragraph with no blank line between them. Merging more than one source
+// block into a group is only conservative.
 func groupEnd(g ast.Node, src []byte) ast.Node {
 	end := nodeEnd(g, src)
-	math := fromMathSplit(g)
+	piece := mathPiece(g)
 	n := g.NextSibling()
 	for n != nil {
-		if !(math && fromMathSplit(n)) && lineStart(src, nodeStart(n, src)) >= end {
+		start := lineStart(src, nodeStart(n, src))
+		joins := start < end
+		if !joins && piece && mathPiece(n) && start >= 0 && end >= 0 {
+			joins = bytes.Count(src[end:start], []byte{'\n'}) < 2 // no blank line between
+		}
+		if !joins {
 			break
 		}
 		end = max(end, nodeEnd(n, src))
-		math = fromMathSplit(n)
+		piece = mathPiece(n)
 		n = n.NextSibling()
 	}
 	return n
 }
 
-func fromMathSplit(n ast.Node) bool {
+// mathPiece reports a top-level node made by the math passthrough's split of a paragraph (not
+// display math parsed as a block of its own).
+func mathPiece(n ast.Node) bool {
+	if _, ok := n.(*mathBlock); ok {
+		return false
+	}
 	if n.Kind() == passthrough.KindPassthroughBlock {
 		return true
 	}
@@ -208,6 +220,8 @@ func finalByItself(n ast.Node, src []byte, lastNL int) bool {
 	switch n := n.(type) {
 	case *ast.Heading, *ast.ThematicBreak:
 		return true
+	case *mathBlock:
+		return n.closed
 	case *ast.FencedCodeBlock:
 		// Without its closing fence a fenced block runs to the end of the document, so all lines
 		// after its content are content. Anything non-blank after the content is the closing fence.

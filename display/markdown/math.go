@@ -6,13 +6,20 @@ package markdown
 // rendered here instead. Escaping does not change what MathJax sees: it reads the text of the
 // DOM, where &lt; is <.
 //
-//	$$…$$ and \[…\]   display math (split out of the paragraph, like a block)
+//	$$…$$ and \[…\]   display math. On lines of their own (the opener alone on its line, or
+//	                  the whole formula on one line) they are a block, like a fence: the lines
+//	                  between are math even if they look like Markdown ("- 2x", "# n"), and the
+//	                  block ends at the line with the closer. It also ends at a blank line (TeX
+//	                  display math has no blank lines); unclosed, it is an ordinary paragraph.
+//	                  Elsewhere in a paragraph they are split out of it (the hugo extension).
 //	\(…\)             inline math
 //	$…$               inline math, with pandoc's rule so that money stays text: the opening $
 //	                  must be followed by a non-space, the closing $ preceded by a non-space and
 //	                  not followed by a digit ("$5 and $10" is not math). \$ is a literal dollar.
 
 import (
+	"bytes"
+
 	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -33,7 +40,11 @@ func (mathExtension) Extend(m goldmark.Markdown) {
 		InlineDelimiters: []passthrough.Delimiters{{Open: `\(`, Close: `\)`}},
 		BlockDelimiters:  []passthrough.Delimiters{{Open: "$$", Close: "$$"}, {Open: `\[`, Close: `\]`}},
 	}).Extend(m)
-	m.Parser().AddOptions(parser.WithInlineParsers(util.Prioritized(dollarParser{}, 202)))
+	m.Parser().AddOptions(
+		parser.WithInlineParsers(util.Prioritized(dollarParser{}, 202)),
+		// Before the paragraph parser and the others that could claim a "$$" or "\[" line.
+		parser.WithBlockParsers(util.Prioritized(mathBlockParser{}, 90)),
+	)
 	// A lower priority value registers last and wins over the extension's raw renderers (99, 101).
 	m.Renderer().AddOptions(renderer.WithNodeRenderers(util.Prioritized(mathRenderer{}, 10)))
 }
@@ -85,6 +96,97 @@ func (dollarParser) Parse(parent ast.Node, block text.Reader, pc parser.Context)
 
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
 
+// mathBlock is display math parsed as a block. Its kind is the extension's (so that it renders
+// the same), but its lines are raw: not parsed as inlines.
+type mathBlock struct {
+	passthrough.PassthroughBlock
+	closer string
+	closed bool
+}
+
+// IsRaw implements ast.Node.
+func (*mathBlock) IsRaw() bool { return true }
+
+var blockDelims = []passthrough.Delimiters{{Open: "$$", Close: "$$"}, {Open: `\[`, Close: `\]`}}
+
+type mathBlockParser struct{}
+
+func (mathBlockParser) Trigger() []byte { return []byte{'$', '\\'} }
+
+func (mathBlockParser) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
+	line, seg := reader.PeekLine()
+	pos := pc.BlockOffset()
+	if pos < 0 || pos >= len(line) {
+		return nil, parser.NoChildren
+	}
+	rest := line[pos:]
+	for i := range blockDelims {
+		d := &blockDelims[i]
+		if !bytes.HasPrefix(rest, []byte(d.Open)) {
+			continue
+		}
+		body := rest[len(d.Open):]
+		node := &mathBlock{closer: d.Close}
+		node.Delimiters = d
+		if util.IsBlank(body) { // the opener alone on its line
+			node.Lines().Append(text.NewSegment(seg.Start+pos, seg.Stop))
+			reader.AdvanceToEOL()
+			return node, parser.NoChildren
+		}
+		// The whole formula on one line, and nothing after it.
+		j := bytes.Index(body, []byte(d.Close))
+		if j <= 0 || !util.IsBlank(body[j+len(d.Close):]) {
+			return nil, parser.NoChildren
+		}
+		node.Lines().Append(text.NewSegment(seg.Start+pos, seg.Start+pos+len(d.Open)+j+len(d.Close)))
+		node.closed = true
+		reader.AdvanceToEOL()
+		return node, parser.NoChildren
+	}
+	return nil, parser.NoChildren
+}
+
+func (mathBlockParser) Continue(node ast.Node, reader text.Reader, pc parser.Context) parser.State {
+	m := node.(*mathBlock)
+	if m.closed {
+		return parser.Close
+	}
+	line, seg := reader.PeekLine()
+	if util.IsBlank(line) {
+		return parser.Close // unclosed: see Close
+	}
+	m.Lines().Append(seg)
+	reader.AdvanceToEOL()
+	if bytes.Contains(line, []byte(m.closer)) {
+		m.closed = true
+		return parser.Close
+	}
+	return parser.Continue | parser.NoChildren
+}
+
+// Close turns an unclosed block into the paragraph it would have been.
+func (mathBlockParser) Close(node ast.Node, reader text.Reader, pc parser.Context) {
+	m := node.(*mathBlock)
+	if m.closed || m.Parent() == nil {
+		return
+	}
+	p := ast.NewParagraph()
+	p.SetPos(m.Pos())
+	for i := 0; i < m.Lines().Len(); i++ {
+		seg := m.Lines().At(i)
+		seg = seg.TrimLeftSpace(reader.Source())
+		if i == m.Lines().Len()-1 {
+			seg = seg.TrimRightSpace(reader.Source())
+		}
+		p.Lines().Append(seg)
+	}
+	p.SetBlankPreviousLines(m.HasBlankPreviousLines())
+	m.Parent().ReplaceChild(m.Parent(), m, p)
+}
+
+func (mathBlockParser) CanInterruptParagraph() bool { return true }
+func (mathBlockParser) CanAcceptIndentedLine() bool { return false }
+
 // mathRenderer writes passthrough math HTML-escaped.
 type mathRenderer struct{}
 
@@ -105,11 +207,15 @@ func renderMathInline(w util.BufWriter, source []byte, n ast.Node, entering bool
 func renderMathBlock(w util.BufWriter, source []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
 	if entering {
 		lines := n.Lines()
+		var last []byte
 		for i := 0; i < lines.Len(); i++ {
 			seg := lines.At(i)
-			_, _ = w.Write(util.EscapeHTML(seg.Value(source)))
+			last = seg.Value(source)
+			_, _ = w.Write(util.EscapeHTML(last))
 		}
-		_ = w.WriteByte('\n')
+		if len(last) == 0 || last[len(last)-1] != '\n' {
+			_ = w.WriteByte('\n')
+		}
 	}
 	return ast.WalkSkipChildren, nil
 }

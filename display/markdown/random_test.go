@@ -23,6 +23,7 @@ var randomLines = []string{
 	"> quote", ">", "> - quoted item", "> ```",
 	"| a | b |", "|---|:-:|", "| 1 | 2 |", "a | b",
 	"$$", "$$x^2$$", "\\[", "\\]", "$a_1^*$ 与 $b$", "价格 $5 和 $10",
+	"  $$", "$$ y $$ 后文", "公式 $$z$$", "\\[w\\]", "$$ not alone", "x^2 $$",
 	"<!--", "-->", "<div>", "</div>", "<script>x</script>",
 	"[x]", "[x]: /url", "see [link](https://go.dev/)", "[a][b]", "a[i] = 1",
 	"<https://go.dev/>", "https://go.dev/ 自动链接",
