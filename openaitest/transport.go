@@ -44,6 +44,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	go func() {
 		defer func() {
+			if req.Body != nil {
+				_ = req.Body.Close() // a RoundTripper closes the request body
+			}
 			p := recover()
 			switch {
 			case p == nil:
