@@ -142,9 +142,23 @@ type chatChunkChoice struct {
 
 var jsonNull = json.RawMessage("null")
 
+// chatParams are the parameters POST /v1/chat/completions accepts (those of
+// openai-go's ChatCompletionNewParams, and stream; a test keeps them in sync).
+var chatParams = map[string]bool{}
+
+func init() {
+	for _, p := range strings.Fields(`audio frequency_penalty function_call functions logit_bias logprobs
+		max_completion_tokens max_tokens messages metadata modalities model moderation n parallel_tool_calls
+		prediction presence_penalty prompt_cache_key prompt_cache_options prompt_cache_retention reasoning_effort
+		response_format safety_identifier seed service_tier stop store stream stream_options temperature
+		tool_choice tools top_logprobs top_p user verbosity web_search_options`) {
+		chatParams[p] = true
+	}
+}
+
 func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, body []byte, f *Fault) {
 	var req chatRequest
-	if !decodeBody(w, body, &req) {
+	if !decodeBody(w, body, &req) || unknownParam(w, body, chatParams) {
 		return
 	}
 	if req.Model == nil || *req.Model == "" {

@@ -2,7 +2,9 @@ package openaitest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -151,5 +153,32 @@ func TestModels(t *testing.T) {
 	m, err := c.Models.Get(context.Background(), "gpt-4.1-nano")
 	if err != nil || m.ID != "gpt-4.1-nano" || m.Object != "model" {
 		t.Errorf("get model: %v %+v", err, m)
+	}
+}
+
+// Every parameter the SDK can send is accepted; a typo is the real API's
+// unknown_parameter error.
+func TestUnknownParameters(t *testing.T) {
+	ty := reflect.TypeFor[openai.ChatCompletionNewParams]()
+	for i := range ty.NumField() {
+		name, _, _ := strings.Cut(ty.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" && !openaitest.ChatParams[name] {
+			t.Errorf("chat parameter %q of openai-go is not accepted", name)
+		}
+	}
+	srv := openaitest.NewServer(openaitest.WithPace(0))
+	defer srv.Close()
+	for path, body := range map[string]string{
+		"/responses":        `{"model":"m","input":"hi","temprature":0.5}`,
+		"/chat/completions": `{"model":"m","messages":[{"role":"user","content":"hi"}],"temprature":0.5}`,
+	} {
+		status, got, _ := post(t, srv.URL+path, []byte(body))
+		var e struct {
+			Error struct{ Message, Param, Code string }
+		}
+		if err := json.Unmarshal(got, &e); err != nil || status != 400 || e.Error.Code != "unknown_parameter" ||
+			e.Error.Param != "temprature" || e.Error.Message != "Unknown parameter: 'temprature'." {
+			t.Errorf("%s: %d %s", path, status, got)
+		}
 	}
 }

@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/openai/openai-go/v3/responses"
 )
 
 // responsesRequest is the body of POST /v1/responses.
@@ -245,9 +250,43 @@ func (h *Handler) resolveChain(id string) (items []item, ok bool, err error) {
 	return items, true, nil
 }
 
+// responsesParams are the parameters POST /v1/responses accepts: those of
+// the SDK's ResponseNewParams, and stream.
+var responsesParams = sync.OnceValue(func() map[string]bool {
+	known := map[string]bool{"stream": true, "frequency_penalty": true, "presence_penalty": true}
+	t := reflect.TypeFor[responses.ResponseNewParams]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	return known
+})
+
+// unknownParam answers the real API's error for an unknown top-level
+// parameter (a typo in a hand-written request) and reports whether it did.
+func unknownParam(w http.ResponseWriter, body []byte, known map[string]bool) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		if !known[k] {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return false
+	}
+	sort.Strings(names)
+	badRequest(w, fmt.Sprintf("Unknown parameter: '%s'.", names[0]), names[0], "unknown_parameter")
+	return true
+}
+
 func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []byte, f *Fault) {
 	var req responsesRequest
-	if !decodeBody(w, body, &req) {
+	if !decodeBody(w, body, &req) || unknownParam(w, body, responsesParams()) {
 		return
 	}
 	if req.Model == nil || *req.Model == "" {
