@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gonbchat/gonbchat/internal/kernelenv"
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
@@ -67,33 +68,5 @@ func interactive() bool {
 	case "0", "false", "no":
 		return false
 	}
-	launcher := cmdline(parentOf(os.Getppid())) // cell program -> gonb kernel -> launcher
-	for _, batch := range []string{"nbconvert", "nbclient", "papermill"} {
-		if strings.Contains(launcher, batch) {
-			return false
-		}
-	}
-	return true
-}
-
-// parentOf returns the parent of process pid, from /proc (0 where there is no /proc).
-func parentOf(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name is in parentheses and may hold spaces: the fields after it are fixed.
-	s := string(data)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		var state string
-		var ppid int
-		fmt.Sscan(s[i+1:], &state, &ppid)
-		return ppid
-	}
-	return 0
-}
-
-func cmdline(pid int) string {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return strings.ReplaceAll(string(data), "\x00", " ")
+	return !kernelenv.Batch()
 }

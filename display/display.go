@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/display/markdown"
+	"github.com/gonbchat/gonbchat/internal/kernelenv"
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
@@ -67,8 +68,9 @@ func (gonbSink) Send(d *protocol.DisplayData) { gonbui.SendData(d) }
 type Mode int
 
 const (
-	// Auto is Append in a live GoNB session and Replace otherwise (a Sink given with WithSink);
-	// the environment variable GONBCHAT_DISPLAY=replace|append overrides it.
+	// Auto is Append when a live Jupyter server (Notebook, Lab) started the kernel, so that a
+	// browser may run the scripts, and Replace otherwise: nbconvert, papermill, jupyter_client
+	// scripts, a Sink given with WithSink. GONBCHAT_DISPLAY=replace|append overrides it.
 	Auto Mode = iota
 	// Replace resends the whole rendered reply at each (throttled) update.
 	Replace
@@ -229,7 +231,7 @@ func autoMode(s Sink) Mode {
 	case "append":
 		return Append
 	}
-	if _, live := s.(gonbSink); live {
+	if _, gonb := s.(gonbSink); gonb && kernelenv.LiveServer() {
 		return Append
 	}
 	return Replace

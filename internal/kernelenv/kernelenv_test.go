@@ -1,0 +1,55 @@
+package kernelenv
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestParentAndCmdlineFromProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if got := ParentOf(os.Getpid()); got != os.Getppid() {
+		t.Errorf("ParentOf(self) = %d, want %d", got, os.Getppid())
+	}
+	if !strings.Contains(Cmdline(os.Getpid()), "kernelenv.test") {
+		t.Errorf("Cmdline(self) = %q", Cmdline(os.Getpid()))
+	}
+	if Cmdline(0) != "" || ParentOf(-1) != 0 {
+		t.Error("bad pids should give nothing")
+	}
+}
+
+// A process whose grandparent is "nbconvert" sees itself as a batch run; one under a Jupyter
+// server sees a live server. The test re-executes itself under a shell named like the launcher.
+func TestLauncherKinds(t *testing.T) {
+	if os.Getenv("KERNELENV_CHILD") != "" {
+		if Batch() {
+			os.Stdout.WriteString("batch\n")
+		}
+		if LiveServer() {
+			os.Stdout.WriteString("live\n")
+		}
+		os.Exit(0)
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	for launcher, want := range map[string]string{
+		"jupyter-nbconvert": "batch", "papermill": "batch", "jupyter-notebook": "live", "my-script.py": "",
+	} {
+		// A bash renamed NAME (the launcher) starts a bash (the kernel) that starts the child (the
+		// cell program); "; true" keeps each bash from exec'ing its last command.
+		child := "KERNELENV_CHILD=1 " + os.Args[0] + " -test.run ^TestLauncherKinds$; true"
+		cmd := exec.Command("bash", "-c", `exec -a `+launcher+` bash -c 'bash -c "`+child+`"; true'`)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", launcher, err)
+		}
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Errorf("under %s: got %q, want %q", launcher, got, want)
+		}
+	}
+}
