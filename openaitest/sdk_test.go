@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -454,12 +455,21 @@ func TestInStreamError(t *testing.T) {
 
 func TestLatencyHonoursContext(t *testing.T) {
 	backends(t, func(t *testing.T, c openai.Client, h *openaitest.Handler) {
-		h.InjectFault(openaitest.Fault{Latency: 1e12}) // far longer than the test
+		h.InjectFault(openaitest.Fault{Latency: time.Hour})
 		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
+		go func() { // cancel once the server holds the request
+			for len(h.Requests()) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
 		_, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-4.1-nano", Input: userInput("hi")})
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err %v", err)
+		}
+		// The fault was used up: the next request is served at once.
+		if _, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "gpt-4.1-nano", Input: userInput("hi")}); err != nil {
+			t.Error(err)
 		}
 	})
 }
