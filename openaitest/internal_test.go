@@ -47,7 +47,7 @@ func TestMirrorReply(t *testing.T) {
 	if len(r) < 300 || len(r) > 800 {
 		t.Errorf("reply of %d bytes:\n%s", len(r), r)
 	}
-	for _, want := range []string{"`gpt-4.1-nano`", "Be brief.", "9 earlier turns", "previous_response_id", "… 5 older", "9. “question", "最后的问题?"} {
+	for _, want := range []string{"`gpt-4.1-nano`", "Be brief.", "9 earlier turns", "previous_response_id", "the last 4", "  - #9 “question", "最后的问题?"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("reply lacks %q:\n%s", want, r)
 		}
@@ -192,4 +192,11 @@ func FuzzSplitDeltas(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMirrorEscapesQuotedMarkdown(t *testing.T) {
+	r := mirrorReply(mirrorInput{Model: "m", Turns: []turn{{"user", "**bold** `code` <b>x</b> [a](b)"}}})
+	if !strings.Contains(r, "“\\*\\*bold\\*\\* \\`code\\` \\<b\\>x\\</b\\> \\[a\\](b)”") {
+		t.Errorf("reply:\n%s", r)
+	}
 }

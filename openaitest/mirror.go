@@ -50,7 +50,7 @@ func mirrorReply(in mirrorInput) string {
 	if strings.TrimSpace(in.Instructions) == "" {
 		b.WriteString("- 指示 instructions: (無 none)\n")
 	} else {
-		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", quote(in.Instructions, instrQuoteLen))
+		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", mdQuote(in.Instructions, instrQuoteLen))
 	}
 	switch n := len(earlier); n {
 	case 0:
@@ -60,20 +60,24 @@ func mirrorReply(in mirrorInput) string {
 		if in.Chained {
 			how = " (via previous_response_id)"
 		}
-		fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s 之前的對話%s:\n", n, plural(n), how)
-		start := 0
-		if n > maxEarlierQuoted {
-			start = n - maxEarlierQuoted
-			fmt.Fprintf(&b, "  - … %d older 更早的\n", start)
+		if n <= maxEarlierQuoted {
+			fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s 之前的對話%s:\n", n, plural(n), how)
+			for i := range n {
+				fmt.Fprintf(&b, "  %d. “%s”\n", i+1, mdQuote(earlier[i], earlierQuoteLen))
+			}
+			break
 		}
-		for i := start; i < n; i++ {
-			fmt.Fprintf(&b, "  %d. “%s”\n", i+1, quote(earlier[i], earlierQuoteLen))
+		// A Markdown list that does not start at 1 cannot follow a
+		// paragraph: the last turns are bullets with their numbers.
+		fmt.Fprintf(&b, "- 上下文 context: %d earlier turns 之前的對話%s, the last %d 最近幾輪:\n", n, how, maxEarlierQuoted)
+		for i := n - maxEarlierQuoted; i < n; i++ {
+			fmt.Fprintf(&b, "  - #%d “%s”\n", i+1, mdQuote(earlier[i], earlierQuoteLen))
 		}
 	}
 	if len(users) == 0 {
 		b.WriteString("- 你說 you said: (沒有使用者訊息 no user message)\n")
 	} else {
-		fmt.Fprintf(&b, "- 你說 you said: “%s”\n", quote(last, lastQuoteLen))
+		fmt.Fprintf(&b, "- 你說 you said: “%s”\n", mdQuote(last, lastQuoteLen))
 	}
 	b.WriteString("\n_離線鏡像模型：我只轉述收到的內容。Offline mirror model: I only reflect what I receive._")
 	return b.String()
@@ -95,6 +99,14 @@ func quote(s string, n int) string {
 	}
 	return s
 }
+
+// mdQuote is quote escaped for Markdown, so that a quoted message shows as
+// typed and cannot change the reply's structure.
+func mdQuote(s string, n int) string {
+	return mdEscaper.Replace(quote(s, n))
+}
+
+var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "~", `\~`, "|", `\|`)
 
 func inlineCode(s string) string {
 	return strings.NewReplacer("`", "'", "\n", " ").Replace(quote(s, 80))
