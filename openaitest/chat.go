@@ -228,11 +228,14 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 		limit = req.MaxTokens
 	}
 	if limit != nil && *limit >= 1 {
-		if cut, truncated := truncateTokens(text, int(*limit)); truncated {
+		if cut, truncated := h.truncateTokens(text, int(*limit)); truncated {
 			text, finish = cut, "length"
 		}
 	}
-	u := &chatUsage{PromptTokens: promptTokens(instr, turns), CompletionTokens: countTokens(text)}
+	u := &chatUsage{PromptTokens: h.promptTokens(instr, turns), CompletionTokens: h.countTokens(text)}
+	if finish == "length" {
+		u.CompletionTokens = int(*limit) // the whole budget was spent
+	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 
 	id, created := chatID(), h.now().Unix()

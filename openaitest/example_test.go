@@ -69,9 +69,9 @@ func ExampleHandler_Transport() {
 	// Output:
 	// **鏡像模型 Mirror** · 模型 model: `gpt-4.1-nano`
 	//
-	// - 指示 instructions: (無 none)
 	// - 上下文 context: 1 earlier turn 之前的對話 (via previous_response_id):
 	//   1. “你知道什麼是流冰嗎？”
+	// - 指示 instructions: (無 none)
 	// - 你說 you said: “哪裡看得到？”
 	//
 	// _離線鏡像模型：我只轉述收到的內容。Offline mirror model: I only reflect what I receive._

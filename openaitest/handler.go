@@ -57,6 +57,16 @@ func WithScript(replies ...string) Option {
 	return func(h *Handler) { h.script = append(h.script, replies...) }
 }
 
+// WithTokenCounter sets how tokens are counted for usage, max_output_tokens
+// and max_tokens. The default is a fast estimate of o200k_base (the
+// tokenizer of gpt-4o, gpt-4.1 and gpt-5; usually within 20% on English,
+// Chinese and code) that needs no vocabulary, so that programs using the
+// offline model do not link one. Pass an exact counter (for example one from
+// github.com/tiktoken-go/tokenizer) when exact numbers matter.
+func WithTokenCounter(count func(s string) int) Option {
+	return func(h *Handler) { h.tokens = count }
+}
+
 // WithClock sets the clock used for created_at timestamps (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(h *Handler) { h.now = now }
@@ -69,6 +79,7 @@ type Handler struct {
 	apiKey string
 	pace   time.Duration
 	now    func() time.Time
+	tokens func(string) int
 
 	mu       sync.Mutex
 	script   []string
@@ -78,7 +89,7 @@ type Handler struct {
 
 // NewHandler returns a Handler configured by opts.
 func NewHandler(opts ...Option) *Handler {
-	h := &Handler{pace: DefaultPace, now: time.Now}
+	h := &Handler{pace: DefaultPace, now: time.Now, tokens: estimateTokens}
 	for _, o := range opts {
 		o(h)
 	}

@@ -3,10 +3,7 @@ package openaitest
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"unicode/utf8"
-
-	"github.com/tiktoken-go/tokenizer/codec"
 )
 
 // turn is one message of a conversation as the mirror model sees it.
@@ -47,11 +44,8 @@ func mirrorReply(in mirrorInput) string {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "**鏡像模型 Mirror** · 模型 model: `%s`\n\n", inlineCode(in.Model))
-	if strings.TrimSpace(in.Instructions) == "" {
-		b.WriteString("- 指示 instructions: (無 none)\n")
-	} else {
-		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", mdQuote(in.Instructions, instrQuoteLen))
-	}
+	// The context comes first: it is what the lessons look at, and it
+	// survives a small max_output_tokens.
 	switch n := len(earlier); n {
 	case 0:
 		b.WriteString("- 上下文 context: 0 earlier turns 之前沒有對話 — I remember nothing before this message.\n")
@@ -73,6 +67,11 @@ func mirrorReply(in mirrorInput) string {
 		for i := n - maxEarlierQuoted; i < n; i++ {
 			fmt.Fprintf(&b, "  - #%d “%s”\n", i+1, mdQuote(earlier[i], earlierQuoteLen))
 		}
+	}
+	if strings.TrimSpace(in.Instructions) == "" {
+		b.WriteString("- 指示 instructions: (無 none)\n")
+	} else {
+		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", mdQuote(in.Instructions, instrQuoteLen))
 	}
 	if len(users) == 0 {
 		b.WriteString("- 你說 you said: (沒有使用者訊息 no user message)\n")
@@ -159,55 +158,43 @@ func runeBoundary(s string, n int) int {
 	return b
 }
 
-var (
-	tokOnce  sync.Once
-	tokCodec *codec.Codec
-)
-
-func tokenizer() *codec.Codec {
-	tokOnce.Do(func() { tokCodec = codec.NewO200kBase() })
-	return tokCodec
-}
-
-// countTokens counts o200k_base tokens of s.
-func countTokens(s string) int {
+// countTokens counts the tokens of s with the handler's counter.
+func (h *Handler) countTokens(s string) int {
 	if s == "" {
 		return 0
 	}
-	n, err := tokenizer().Count(s)
-	if err != nil {
-		return len(s) / 4
-	}
-	return n
+	return h.tokens(s)
 }
 
-// truncateTokens returns the prefix of s made of its first max tokens, and
-// whether it had to cut.
-func truncateTokens(s string, max int) (string, bool) {
-	ids, _, err := tokenizer().Encode(s)
-	if err != nil || len(ids) <= max {
+// truncateTokens returns the longest prefix of s (cut at a rune boundary)
+// of at most max tokens, and whether it had to cut.
+func (h *Handler) truncateTokens(s string, max int) (string, bool) {
+	if h.countTokens(s) <= max {
 		return s, false
 	}
-	out, err := tokenizer().Decode(ids[:max])
-	if err != nil {
-		return s, false
+	// Binary search on rune boundaries: counts grow with the prefix.
+	runes := []rune(s)
+	lo, hi := 0, len(runes) // the prefix of lo runes fits, of hi does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if h.countTokens(string(runes[:mid])) <= max {
+			lo = mid
+		} else {
+			hi = mid
+		}
 	}
-	// A cut inside a multi-byte rune would leave invalid UTF-8: drop the tail.
-	for len(out) > 0 && !utf8.ValidString(out) {
-		out = out[:len(out)-1]
-	}
-	return out, true
+	return string(runes[:lo]), true
 }
 
 // promptTokens estimates input tokens like the real API: the text plus a
 // few tokens of framing per message.
-func promptTokens(instructions string, turns []turn) int {
+func (h *Handler) promptTokens(instructions string, turns []turn) int {
 	n := 0
 	if instructions != "" {
-		n += countTokens(instructions) + 4
+		n += h.countTokens(instructions) + 4
 	}
 	for _, t := range turns {
-		n += countTokens(t.Text) + 4
+		n += h.countTokens(t.Text) + 4
 	}
 	return n + 3
 }

@@ -344,11 +344,14 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 	}
 	status := "completed"
 	if m := req.MaxOutputTokens; m != nil {
-		if cut, truncated := truncateTokens(text, int(*m)); truncated {
+		if cut, truncated := h.truncateTokens(text, int(*m)); truncated {
 			text, status = cut, "incomplete"
 		}
 	}
-	u := &usage{InputTokens: promptTokens(instructions, turns), OutputTokens: countTokens(text)}
+	u := &usage{InputTokens: h.promptTokens(instructions, turns), OutputTokens: h.countTokens(text)}
+	if status == "incomplete" {
+		u.OutputTokens = int(*req.MaxOutputTokens) // the whole budget was spent
+	}
 	u.TotalTokens = u.InputTokens + u.OutputTokens
 
 	gen := &generation{
