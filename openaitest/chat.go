@@ -218,7 +218,11 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 		}
 	}
 	instr := strings.Join(instructions, "\n")
-	text, scripted := h.nextScripted()
+	var text string
+	scripted := false
+	if f == nil || !f.StreamError { // a failing request does not use up a scripted reply
+		text, scripted = h.nextScripted()
+	}
 	if !scripted {
 		text = mirrorAnswer(mirrorInput{Model: *req.Model, Instructions: instr, Turns: turns}, chatFormat(req.ResponseFormat))
 	}

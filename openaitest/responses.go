@@ -325,7 +325,11 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 		instructions = *req.Instructions
 	}
 	turns := turnsOf(append(append([]item{}, context...), input...))
-	text, scripted := h.nextScripted()
+	var text string
+	scripted := false
+	if f == nil || !f.StreamError { // a failing request does not use up a scripted reply
+		text, scripted = h.nextScripted()
+	}
 	if !scripted {
 		// System and developer messages of the context are instructions too.
 		shown := []string{}

@@ -450,6 +450,18 @@ func TestInStreamError(t *testing.T) {
 		if !equal(types, []string{"response.created", "response.in_progress"}) {
 			t.Errorf("types %v", types)
 		}
+		// The failed request did not use up the scripted reply.
+		h.InjectFault(openaitest.InsufficientQuotaFault())
+		h.Script("scripted")
+		_, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "gpt-5-nano", Input: userInput("hi")})
+		var apiErr *responses.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Code != "insufficient_quota" {
+			t.Errorf("non-streaming request with the fault: %v", err)
+		}
+		r, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "gpt-5-nano", Input: userInput("hi")})
+		if err != nil || r.OutputText() != "scripted" {
+			t.Errorf("after the fault: %v %q", err, r.OutputText())
+		}
 	})
 }
 
