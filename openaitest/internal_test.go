@@ -200,3 +200,22 @@ func TestMirrorEscapesQuotedMarkdown(t *testing.T) {
 		t.Errorf("reply:\n%s", r)
 	}
 }
+
+// Close returns even while a slow stream is in flight: it drops the
+// connection and the producer stops.
+func TestServerCloseStopsStreams(t *testing.T) {
+	ended := hookStreamEnd(t)
+	srv := NewServer(WithPace(time.Hour))
+	res, err := http.Post(srv.URL+"/responses", "application/json", strings.NewReader(`{"model":"m","input":"hi","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() && sc.Text() != "event: response.output_text.delta" {
+	}
+	srv.Close()
+	if err := <-ended; err == nil {
+		t.Error("the stream completed")
+	}
+}
