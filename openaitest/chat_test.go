@@ -134,6 +134,16 @@ func TestChatMaxTokensAndErrors(t *testing.T) {
 	if !errors.As(s.Err(), &se) || n != 1 || !strings.Contains(string(se.Event.Data), "insufficient_quota") {
 		t.Errorf("in-stream error after %d chunks: %v", n, s.Err())
 	}
+
+	h.InjectFault(openaitest.Fault{Path: "/v1/chat/completions", DropAfterEvents: 4})
+	s = c.Chat.Completions.NewStreaming(ctx, chatParams())
+	n = 0
+	for s.Next() {
+		n++
+	}
+	if s.Err() == nil || n != 4 {
+		t.Errorf("dropped chat stream: %d chunks, err %v", n, s.Err())
+	}
 }
 
 func TestModels(t *testing.T) {
