@@ -82,7 +82,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	echo "installing ${missing[*]} (apt-get; this takes a few minutes)"
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 else
 	echo "already installed: ${DEB_PACKAGES[*]}"
 fi

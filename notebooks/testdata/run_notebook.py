@@ -162,6 +162,9 @@ def validate(nb):
     return ""
 
 
+AFTER_IDLE_GRACE = 0.2  # seconds
+
+
 def cell_inputs(cell):
     """The lines to answer the cell's input requests with: metadata.gonbchat.inputs (a list of strings)."""
     meta = cell.get("metadata", {}).get("gonbchat", {})
@@ -205,6 +208,21 @@ def run_cell(kc, src, timeout, rec, inputs):
             idle = msg["content"].get("execution_state") == "idle"
             continue
         rec["messages"].append({"msg_type": mt, "content": msg["content"], "t": round(time.monotonic() - t0, 3)})
+    # Jupyter front ends keep showing messages that arrive after "idle" (they match them by parent
+    # msg_id): drain iopub for a moment so late ones are recorded too, marked "after_idle".
+    grace = time.monotonic() + AFTER_IDLE_GRACE
+    while True:
+        left = grace - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            msg = kc.get_iopub_msg(timeout=left)
+        except queue.Empty:
+            break
+        if msg.get("parent_header", {}).get("msg_id") != msg_id or msg["header"]["msg_type"] == "status":
+            continue
+        rec["messages"].append({"msg_type": msg["header"]["msg_type"], "content": msg["content"],
+                                "t": round(time.monotonic() - t0, 3), "after_idle": True})
     reply = None
     while reply is None:
         try:
