@@ -87,7 +87,7 @@ else
 	echo "already installed: ${DEB_PACKAGES[*]}"
 fi
 "$PY" -c 'import jupyter_client, nbclient, nbformat' || die "$PY cannot import jupyter_client/nbclient/nbformat"
-command -v jupyter >/dev/null 2>&1 || die "the jupyter command is missing after installing ${DEB_PACKAGES[*]}"
+[ -x /usr/bin/jupyter ] || die "/usr/bin/jupyter is missing after installing ${DEB_PACKAGES[*]}"
 
 # --- GoNB, goimports, gopls -----------------------------------------------------------------------
 step "GoNB $(sed -n 's#^\tgithub.com/janpfeifer/gonb \(v[^ ]*\).*#\1#p' tools/go.mod), goimports, gopls $GOPLS_VERSION"
@@ -128,7 +128,7 @@ os.replace(tmp, path)
 EOF
 "$PY" notebooks/testdata/run_notebook.py --check --kernel gonb >/dev/null ||
 	die "Jupyter does not find the gonb kernel spec written to $KERNEL_JSON"
-jupyter kernelspec list | sed 's/^/  /'
+/usr/bin/jupyter kernelspec list | sed 's/^/  /'
 
 # --- Warm the build cache -----------------------------------------------------------------------
 if [ "$WARM" = 1 ]; then

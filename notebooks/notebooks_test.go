@@ -43,7 +43,7 @@
 //     execute_result, the stdout stream, and input prompts with their answers.
 //   - "not_contains": ["…", …] — nothing the cell ever showed contains any of the strings: every
 //     display_data and update_display_data (text/html and text/plain, intermediate updates
-//     included), stdout, stderr and error messages. Use it for API keys, stack traces, "thinking…".
+//     included), stdout, stderr and error messages. Use it for API keys and stack traces.
 //   - "error_line": true — the cell shows a friendly error line, an HTML element with class
 //     "gonbchat-error" (display.Error), and, like every cell, no error message and no panic.
 //

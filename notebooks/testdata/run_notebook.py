@@ -19,7 +19,8 @@ streamed into one display cell. Output: one JSON document on stdout:
 
 An input request (gonbui.RequestInput, e.g. a chat loop's prompt) is answered with the next line of
 the cell's metadata.gonbchat.inputs (a list of strings), then with "", and recorded as an
-"input_request" message followed by an "input_reply" message {"value": ...}.
+"input_request" message followed by an "input_reply" message {"value": ...}. Messages that arrive
+within 0.2 s after the kernel went idle are recorded too, with "after_idle": true.
 
 The kernel runs in --cwd (default: the notebook's directory, as Jupyter does). GoNB sets
 $GONB_JUPYTER_ROOT to the working directory of the process that started the kernel (found through
