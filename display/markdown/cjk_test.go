@@ -122,6 +122,9 @@ func TestMath(t *testing.T) {
 		{"- 公式：\n  $$\n  x^2\n  $$\n- 下一项", "<ul>\n<li>公式：\n$$\nx^2\n$$\n</li>\n<li>下一项</li>\n</ul>\n"},
 		{"> $$\n> a<b\n> $$", "<blockquote>\n$$\na&lt;b\n$$\n</blockquote>\n"},
 		{"$$x_1*y_1$$", "$$x_1*y_1$$\n"},
+		// After a tab (goldmark pads the line; the fuzzer found offsets off by the padding).
+		{"- a\n\n\t$$\n\tx\n\t$$", "<ul>\n<li>\n<p>a</p>\n$$\n  x\n  $$\n</li>\n</ul>\n"},
+		{">\t$$\nx\n$$", "<blockquote>\n<p>$$</p>\n</blockquote>\n<p>x</p>\n<p>$$</p>\n"},
 		// Unclosed (a blank line or the end comes first), it is a paragraph.
 		{"$$\nx *y*\n\nnext", "<p>$$\nx <em>y</em></p>\n<p>next</p>\n"},
 		{"$$\nx *y*", "<p>$$\nx <em>y</em></p>\n"},

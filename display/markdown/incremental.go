@@ -108,7 +108,7 @@ func (inc *Incremental) Committed() int {
 }
 
 func (inc *Incremental) update() {
-	src := inc.src[inc.cut:]
+	src := validUTF8(inc.src[inc.cut:])
 	pc := parser.NewContext()
 	doc := inc.r.parse(src, pc)
 	first := doc.FirstChild()

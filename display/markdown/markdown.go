@@ -24,6 +24,7 @@ package markdown
 
 import (
 	"bytes"
+	"unicode/utf8"
 
 	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
 	"github.com/yuin/goldmark"
@@ -103,12 +104,35 @@ func (r *Renderer) Render(src string) string { return r.render(r.highlight, []by
 func (r *Renderer) RenderPlain(src string) string { return r.render(r.plain, []byte(src)) }
 
 func (r *Renderer) render(rd renderer.Renderer, src []byte) string {
+	src = validUTF8(src)
 	doc := r.parse(src, parser.NewContext())
 	var buf bytes.Buffer
 	if err := rd.Render(&buf, src, doc); err != nil {
 		return "<pre>" + escape(string(src)) + "</pre>"
 	}
 	return buf.String()
+}
+
+// validUTF8 returns src with each byte that is not part of valid UTF-8 replaced by '?' (src
+// itself if it is valid). goldmark can panic on invalid UTF-8 (its CJK line-break code reads
+// runes backwards), and the replacement keeps every offset, which streaming relies on. Model
+// output arrives as JSON strings, so this only matters for deltas cut inside a character: the
+// open tail shows a '?' until the rest of the character arrives.
+func validUTF8(src []byte) []byte {
+	if utf8.Valid(src) {
+		return src
+	}
+	out := make([]byte, 0, len(src))
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, '?')
+		} else {
+			out = append(out, src[i:i+n]...)
+		}
+		i += n
+	}
+	return out
 }
 
 func (r *Renderer) parse(src []byte, pc parser.Context) ast.Node {

@@ -126,10 +126,11 @@ func (mathBlockParser) Open(parent ast.Node, reader text.Reader, pc parser.Conte
 			continue
 		}
 		body := rest[len(d.Open):]
+		start := seg.Start - seg.Padding + pos // line has seg.Padding spaces for a tab before seg.Start
 		node := &mathBlock{closer: d.Close}
 		node.Delimiters = d
 		if util.IsBlank(body) { // the opener alone on its line
-			node.Lines().Append(text.NewSegment(seg.Start+pos, seg.Stop))
+			node.Lines().Append(text.NewSegment(start, seg.Stop))
 			reader.AdvanceToEOL()
 			return node, parser.NoChildren
 		}
@@ -138,7 +139,7 @@ func (mathBlockParser) Open(parent ast.Node, reader text.Reader, pc parser.Conte
 		if j <= 0 || !util.IsBlank(body[j+len(d.Close):]) {
 			return nil, parser.NoChildren
 		}
-		node.Lines().Append(text.NewSegment(seg.Start+pos, seg.Start+pos+len(d.Open)+j+len(d.Close)))
+		node.Lines().Append(text.NewSegment(start, start+len(d.Open)+j+len(d.Close)))
 		node.closed = true
 		reader.AdvanceToEOL()
 		return node, parser.NoChildren
