@@ -137,10 +137,11 @@ if [ "$WARM" = 1 ]; then
 	#    the notebooks use: their dependencies (openai-go, goldmark, ...) land in the build cache.
 	warm="$(mktemp -d)"
 	trap 'rm -rf "$warm"' EXIT
-	imports=""
+	imports="" pkgs=""
 	for pkg in chatcell display; do
 		if compgen -G "$pkg/*.go" >/dev/null; then
 			imports+="	_ \"$MODULE/$pkg\""$'\n'
+			pkgs+=" $pkg"
 		fi
 	done
 	t=$SECONDS
@@ -152,7 +153,7 @@ if [ "$WARM" = 1 ]; then
 		go mod tidy >/dev/null 2>&1 || go mod tidy
 		go build -o /dev/null .
 	)
-	echo "built chatcell and display in a throwaway module ($((SECONDS - t)) s)"
+	echo "built${pkgs} in a throwaway module ($((SECONDS - t)) s)"
 	# 2. Execute the smoke notebook once on the gonb kernel, from a PATH without Go: this checks the
 	#    kernel spec really works and warms GoNB's own temporary module exactly like a first cell.
 	t=$SECONDS
