@@ -26,12 +26,8 @@ func loadState(path string, v any) (found bool, err error) {
 	if path == "" {
 		return false, nil
 	}
-	unlock, err := fsutil.RLock(path)
-	if err != nil {
-		return false, err
-	}
-	data, err := os.ReadFile(path)
-	unlock()
+	data, err := os.ReadFile(path) // saves are atomic renames: no lock needed to read
+
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

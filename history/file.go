@@ -230,19 +230,15 @@ func isAlnum(c byte) bool {
 
 // Load reads a history saved by Save. A missing file gives an error matching
 // fs.ErrNotExist; an empty, truncated, corrupt, foreign (a Python pickle, a JSON file...)
-// or newer file gives a *FormatError saying what is there. Load takes a shared lock on
-// path+".lock", so it never reads while a Save of the same path is under way.
+// or newer file gives a *FormatError saying what is there. Load takes no lock and leaves no
+// file behind: Save replaces the file by an atomic rename, so a Load sees the old file or the
+// new one, whole.
 func Load(path string) (*File, error) {
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("history: %s does not exist (nothing was saved there): %w", path, fs.ErrNotExist)
 		}
 		return nil, fmt.Errorf("history: loading %s: %w", path, err)
-	}
-	// Saves replace the file atomically, so reading without the lock (read-only directory)
-	// is still safe: the lock only makes a Load wait for a Save under way.
-	if unlock, err := fsutil.RLock(path); err == nil {
-		defer unlock()
 	}
 	fh, err := os.Open(path)
 	if err != nil {

@@ -403,3 +403,24 @@ func TestConcurrentSaversNeverCorrupt(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", matches)
 	}
 }
+
+// Loading a file (even one that is not a history) leaves nothing behind next to it.
+func TestLoadLeavesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.gob")
+	os.WriteFile(valid, validFile(t), 0o600)
+	foreign := filepath.Join(dir, "lesson.ipynb")
+	os.WriteFile(foreign, []byte(`{"cells": []}`), 0o644)
+	if _, err := Load(valid); err != nil {
+		t.Fatal(err)
+	}
+	Load(foreign)
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files after loading: %v, want only the two loaded", names)
+	}
+}

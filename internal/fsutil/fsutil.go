@@ -47,28 +47,15 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	return nil
 }
 
-// Lock takes an exclusive inter-process lock on path+".lock" and returns its release function.
+// Lock takes an exclusive inter-process lock on path+".lock" (creating path's directory if
+// needed) and returns its release function. Writers of path hold it; readers need none, since
+// writers replace the file with WriteFileAtomic.
 func Lock(path string) (unlock func(), err error) {
-	return lock(path, true)
-}
-
-// RLock takes a shared inter-process lock on path+".lock" and returns its release function.
-func RLock(path string) (unlock func(), err error) {
-	return lock(path, false)
-}
-
-func lock(path string, exclusive bool) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
 	l := flock.New(path + ".lock")
-	var err error
-	if exclusive {
-		err = l.Lock()
-	} else {
-		err = l.RLock()
-	}
-	if err != nil {
+	if err := l.Lock(); err != nil {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return func() { l.Unlock() }, nil
