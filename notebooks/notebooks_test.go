@@ -54,6 +54,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -210,9 +211,55 @@ func requireKernel(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("%s not found (Debian's python3 with jupyter_client): run ./install.sh first", python)
 	}
-	out, err := exec.Command(python, filepath.Join("testdata", "run_notebook.py"), "--check", "--kernel", kernelName).CombinedOutput()
+	out, err := exec.Command(python, filepath.Join("testdata", "run_notebook.py"), "--check", "--kernel", kernelName).Output()
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			out = append(out, ee.Stderr...)
+		}
 		t.Fatalf("Jupyter or the GoNB kernel is missing: run ./install.sh first\n%s", out)
+	}
+	var spec struct {
+		ResourceDir string   `json:"resource_dir"`
+		Argv        []string `json:"argv"`
+	}
+	if err := json.Unmarshal(out, &spec); err != nil || len(spec.Argv) == 0 {
+		t.Fatalf("run_notebook.py --check: %v\n%s", err, out)
+	}
+	declareInputs(t, spec.Argv[0], filepath.Join(spec.ResourceDir, "kernel.json"))
+}
+
+// declareInputs opens every file the notebook runs depend on, so that `go test` caches a result
+// only as long as none of them changes: it hashes the files a test opens, and the packages the
+// notebooks exercise (display, chatcell, ...) are built by the kernel, not linked into this test.
+// These are the module's sources (Go files, go.mod, go.sum, notebooks, testdata) and the kernel
+// (its binary and kernel.json).
+func declareInputs(t *testing.T, files ...string) {
+	t.Helper()
+	root := filepath.Dir(mustAbs(t, "."))
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != root && (strings.HasPrefix(n, ".") || n == "tools") {
+				return filepath.SkipDir // .git, .ipynb_checkpoints, the separate tools module
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".go", ".mod", ".sum", ".ipynb", ".py", ".md", ".json", ".txt", ".html", ".gob":
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if fh, err := os.Open(f); err == nil {
+			fh.Close()
+		}
 	}
 }
 
