@@ -152,13 +152,16 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() + " (" + e.hint + ")" }
 func (e *hintError) Unwrap() error { return e.err }
 
-// showUsage shows a turn's token usage, the chat's running total and, on a live server, the
-// estimated cost of the turn.
+// showUsage shows a turn's token usage, the chat's running total (turns > 0) and, on a live
+// server, the estimated cost of the turn.
 func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 	if cfg.quiet {
 		return
 	}
-	line := fmt.Sprintf("tokens: %s  ·  chat so far (%d %s): %s", rep.Usage, turns, plural(turns, "turn", "turns"), total)
+	line := "tokens: " + rep.Usage.String()
+	if turns > 0 {
+		line += fmt.Sprintf("  ·  chat so far (%d %s): %s", turns, plural(turns, "turn", "turns"), total)
+	}
 	model := rep.Model
 	if model == "" {
 		model = cfg.model

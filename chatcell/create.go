@@ -25,7 +25,7 @@ func Create(msg string, opts ...Option) Reply {
 		display.Error(cn.redact(Describe(err)))
 	}
 	if err == nil {
-		showUsage(cfg, cn, rep, rep.Usage, 1)
+		showUsage(cfg, cn, rep, Usage{}, 0)
 	}
 	if interrupted {
 		reraise()
