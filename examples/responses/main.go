@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/gonbchat/gonbchat/chatcell"
+	_ "github.com/gonbchat/gonbchat/display/term" // Markdown rendered with glamour on a terminal
 )
 
 func main() {
