@@ -18,8 +18,8 @@ import (
 	"path/filepath"
 
 	"github.com/gonbchat/gonbchat/chatcell"
-	_ "github.com/gonbchat/gonbchat/display/term" // Markdown rendered with glamour on a terminal
 	"github.com/gonbchat/gonbchat/chatcell/completions"
+	_ "github.com/gonbchat/gonbchat/display/term" // Markdown rendered with glamour on a terminal
 )
 
 func main() {
