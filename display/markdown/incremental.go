@@ -38,7 +38,6 @@ package markdown
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
 	"github.com/yuin/goldmark/ast"
@@ -73,7 +72,8 @@ func (inc *Incremental) Source() string { return string(inc.src) }
 
 // Blocks returns the HTML of the committed blocks (final: they never change again) and of the open
 // tail (may change as more deltas arrive). Committed grows append-only between calls: a caller
-// may send committed[k:] once, for the k it has already sent, and re-send only the tail.
+// may send committed[k:] once, for the k it has already sent, and re-send only the tail. Each
+// committed string is one top-level block, or a few that came from one source block.
 //
 // The committed blocks are rendered as Render would render them (code highlighted); the tail is
 // rendered as RenderPlain would (code not highlighted). The cost is one parse and render of the
@@ -118,14 +118,15 @@ func (inc *Incremental) update() {
 		// Belt and braces: the split must be clean, i.e. the two sides rendered as documents of
 		// their own give the same HTML as the nodes of the whole. If not (a block whose start was
 		// misjudged), commit nothing now; the next call tries again with more text.
-		var blocks []string
-		for g := first; g != upTo; {
-			next := groupEnd(g, src)
-			blocks = append(blocks, inc.r.renderNodes(inc.r.highlight, src, g, next))
-			g = next
-		}
-		if strings.Join(blocks, "") == inc.r.render(inc.r.highlight, src[:advance]) && tail == inc.r.render(inc.r.plain, src[advance:]) {
-			inc.committed = append(inc.committed, blocks...)
+		// Checked with the plain renderer: highlighting renders the same nodes either way, and
+		// chroma is the expensive part.
+		if inc.r.renderNodes(inc.r.plain, src, first, upTo) == inc.r.render(inc.r.plain, src[:advance]) &&
+			tail == inc.r.render(inc.r.plain, src[advance:]) {
+			for g := first; g != upTo; {
+				next := groupEnd(g, src)
+				inc.committed = append(inc.committed, inc.r.renderNodes(inc.r.highlight, src, g, next))
+				g = next
+			}
 			inc.cut += advance
 		} else {
 			inc.rejected++
