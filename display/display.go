@@ -468,8 +468,7 @@ func (c *Cell) sendJS(h string) {
 // Markdown shows a Markdown block (rendered safely) in the notebook, or prints it outside one.
 func Markdown(md string) {
 	if gonbui.IsNotebook {
-		gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
-			protocol.MIMETextHTML: Render(md), protocol.MIMETextPlain: md}})
+		send(Render(md), md)
 		return
 	}
 	if t := registeredTerminal(); t != nil && isTerminal(os.Stdout) {
@@ -484,9 +483,7 @@ func Markdown(md string) {
 // Info shows a small grey note line (usage, notices).
 func Info(line string) {
 	if gonbui.IsNotebook {
-		gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
-			protocol.MIMETextHTML:  `<div class="gonbchat-info" style="color:#888;font-size:smaller">` + html.EscapeString(line) + `</div>`,
-			protocol.MIMETextPlain: line}})
+		send(`<div class="gonbchat-info" style="color:#888;font-size:smaller">`+html.EscapeString(line)+`</div>`, line)
 		return
 	}
 	fmt.Fprintln(os.Stdout, line)
@@ -495,10 +492,16 @@ func Info(line string) {
 // Error shows one readable error line. It never panics and never shows a stack trace.
 func Error(line string) {
 	if gonbui.IsNotebook {
-		gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
-			protocol.MIMETextHTML:  `<div class="gonbchat-error" style="color:#c00">✖ ` + html.EscapeString(line) + `</div>`,
-			protocol.MIMETextPlain: "✖ " + line}})
+		send(`<div class="gonbchat-error" style="color:#c00">✖ `+html.EscapeString(line)+`</div>`, "✖ "+line)
 		return
 	}
 	fmt.Fprintln(os.Stderr, "✖ "+line)
+}
+
+// send shows a one-off output and waits until GoNB has it: a message still in the pipe when the
+// cell program exits is lost, and these lines are often a cell's last words.
+func send(htm, plain string) {
+	gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
+		protocol.MIMETextHTML: htm, protocol.MIMETextPlain: plain}})
+	gonbui.Sync()
 }
