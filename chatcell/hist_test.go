@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/history/tokens"
 	"github.com/gonbchat/gonbchat/openaitest"
 )
 
@@ -243,4 +244,56 @@ func helperAsk() {
 	chat := NewHistList(liveOpts(&openaitest.Server{URL: os.Getenv("GONBCHAT_HELPER_URL")}, os.Getenv("GONBCHAT_HELPER_DIR"), WithName("k"))...)
 	chat.Ask("第三題：請寫一篇很長的回答")
 	os.Exit(0)
+}
+
+func TestProviderAndOfflineChoice(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	t.Setenv("GROQ_API_KEY", "gsk_test_0123456789abcdef")
+	cfg := newConfig([]Option{WithProvider("groq"), WithStateDir(t.TempDir()), WithQuiet()})
+	cn := resolveConn(cfg)
+	if cn.source != Live || cn.baseURL != Providers["groq"].BaseURL || cfg.model != Providers["groq"].Model {
+		t.Errorf("groq: source %s, base %s, model %s", cn.source, cn.baseURL, cfg.model)
+	}
+	if got := cn.redact("bad key gsk_test_0123456789abcdef"); strings.Contains(got, "0123456789abcdef") {
+		t.Errorf("the provider key is not redacted: %q", got)
+	}
+	// A provider without its key falls back to the offline model rather than failing.
+	t.Setenv("GROQ_API_KEY", "")
+	if cn := resolveConn(newConfig([]Option{WithProvider("groq"), WithStateDir(t.TempDir()), WithQuiet()})); cn.source != Offline {
+		t.Errorf("groq without a key: %s", cn.source)
+	}
+	// WithOffline wins over a key.
+	t.Setenv("OPENAI_API_KEY", testKey)
+	if cn := resolveConn(newConfig([]Option{WithOffline(), WithStateDir(t.TempDir()), WithQuiet()})); cn.source != Offline {
+		t.Errorf("WithOffline with a key: %s", cn.source)
+	}
+	if cn := resolveConn(newConfig([]Option{WithStateDir(t.TempDir()), WithQuiet()})); cn.source != Live {
+		t.Errorf("a key in the environment: %s", cn.source)
+	}
+	c := New(WithProvider("nope"), WithStateDir(t.TempDir()), WithQuiet())
+	if _, err := c.Reply(context.Background(), "hi"); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+// A token budget set through the chat keeps what is sent within the budget, as counted by the
+// model's real tokenizer.
+func TestHistTokenBudgetThroughTheChat(t *testing.T) {
+	counter, err := tokens.ForModel(DefaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 400
+	srv := newServer(t)
+	chat := NewHistList(liveOpts(srv, t.TempDir(), WithTrim(history.TokenBudget(budget, counter)))...)
+	for i := 0; i < 6; i++ {
+		chat.Ask(fmt.Sprintf("第 %d 個問題：請介紹一下流冰。", i))
+		if n := counter.Count(chat.Messages()); n > budget {
+			t.Fatalf("after turn %d the history holds %d tokens, over the budget of %d", i, n, budget)
+		}
+	}
+	if chat.History().Turns() >= 6 {
+		t.Error("nothing was trimmed")
+	}
 }
