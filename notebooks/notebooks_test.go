@@ -265,7 +265,7 @@ func declareInputs(t *testing.T, files ...string) {
 
 // runNotebook executes the notebook at path with the kernel in the notebook's directory and the
 // "Jupyter server" in jupyterRoot, and returns the recorded messages.
-func runNotebook(t *testing.T, path, jupyterRoot string) *run {
+func runNotebook(t *testing.T, path, jupyterRoot string, env ...string) *run {
 	t.Helper()
 	cellTimeout := 180
 	if s := os.Getenv("GONBCHAT_CELL_TIMEOUT"); s != "" {
@@ -287,7 +287,11 @@ func runNotebook(t *testing.T, path, jupyterRoot string) *run {
 	cmd := exec.CommandContext(ctx, python, mustAbs(t, filepath.Join("testdata", "run_notebook.py")),
 		"--kernel", kernelName, "--timeout", strconv.Itoa(cellTimeout),
 		"--cwd", mustAbs(t, filepath.Dir(path)), "--jupyter-root", jupyterRoot,
-		"--kernel-log", logPath, mustAbs(t, path))
+		"--kernel-log", logPath)
+	for _, kv := range env {
+		cmd.Args = append(cmd.Args, "--env", kv)
+	}
+	cmd.Args = append(cmd.Args, mustAbs(t, path))
 	// On the deadline, SIGTERM lets the driver shut its kernel down and print what it has.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second

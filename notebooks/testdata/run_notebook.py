@@ -52,6 +52,8 @@ def main():
     ap.add_argument("--jupyter-root", default=None, help="directory the 'Jupyter server' runs in (default: --cwd)")
     ap.add_argument("--kernel-log", default=None, help="file for the kernel's own stdout/stderr (logs)")
     ap.add_argument("--check", action="store_true", help="only check that jupyter_client and the kernel spec exist")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="set a variable in the kernel's environment (after the API variables are removed)")
     args = ap.parse_args()
 
     try:
@@ -93,6 +95,12 @@ def main():
     # The notebooks must work (and fail politely) without an API key.
     for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(k, None)
+    # ...unless the caller points them at a server on purpose.
+    for kv in args.env:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            ap.error("--env wants KEY=VALUE, got %r" % kv)
+        env[k] = v
 
     log = open(args.kernel_log, "ab") if args.kernel_log else None
     os.chdir(root)  # GoNB reads $GONB_JUPYTER_ROOT from the cwd of JPY_PARENT_PID, i.e. this process.
