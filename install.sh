@@ -180,5 +180,8 @@ Next:
   /usr/bin/python3 notebooks/testdata/run_notebook.py ${first:-notebooks/testdata/smoke.ipynb}
       runs one notebook headless and prints every message the kernel sent, as JSON.
 
+In a notebook of your own (anywhere, kernel "Go (gonb)"), make this the first cell:
+  !*go mod edit -require=${MODULE}@v0.0.0 -replace=${MODULE}=${REPO}
+
 GoNB, goimports and gopls are in $GOBIN_DIR (the kernel finds them without it on your PATH).
 EOF
