@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gonbchat/gonbchat/history"
 	"github.com/gonbchat/gonbchat/openaitest"
@@ -428,5 +429,23 @@ func TestInteractiveOverride(t *testing.T) {
 	t.Setenv("GONBCHAT_INTERACTIVE", "1")
 	if !interactive() {
 		t.Error("GONBCHAT_INTERACTIVE=1 is not interactive")
+	}
+}
+
+// The stall timeout measures silence: a server that stops sending ends the reply with
+// ErrStalled, while one that keeps sending events does not.
+func TestStallTimeoutMeasuresSilence(t *testing.T) {
+	srv := newServer(t, openaitest.WithPace(30*time.Millisecond))
+	chat := New(liveOpts(srv, t.TempDir(), WithStallTimeout(150*time.Millisecond))...)
+	if _, err := chat.Reply(context.Background(), "a paced reply of a second or two"); err != nil {
+		t.Fatalf("a reply that keeps streaming was cut: %v", err)
+	}
+	srv.Handler().InjectFault(openaitest.Fault{Path: "/v1/responses", Latency: time.Second})
+	_, err := chat.Reply(context.Background(), "a silent server")
+	if !errors.Is(err, ErrStalled) {
+		t.Fatalf("err = %v, want ErrStalled", err)
+	}
+	if !strings.Contains(Describe(err), "too long") {
+		t.Errorf("Describe = %q", Describe(err))
 	}
 }

@@ -35,7 +35,9 @@ type Reply struct {
 	Incomplete string
 }
 
-// Event is one step of a streamed reply: a piece of text, or the finished reply.
+// Event is one step of a streamed reply: a piece of text, or the finished reply. A backend also
+// yields an empty Event for any other sign of life from the server (a reasoning model may send
+// nothing but progress events for minutes), so the stall timeout measures silence, not thinking.
 type Event struct {
 	Delta string
 	Done  *Reply
@@ -66,14 +68,16 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, em
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	alive := func() {}
 	if cfg.stallTimeout > 0 {
 		t := time.AfterFunc(cfg.stallTimeout, func() { cancel(ErrStalled) })
 		defer t.Stop()
-		emit = resetting(t, cfg.stallTimeout, emit)
+		alive = func() { t.Reset(cfg.stallTimeout) }
 	}
 	var text strings.Builder
 	var final *Reply
 	for ev, err := range b.Stream(ctx, cn.opts, req) {
+		alive()
 		if err != nil {
 			if ctx.Err() != nil {
 				err = context.Cause(ctx)
@@ -100,13 +104,6 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, em
 		final.Text = text.String()
 	}
 	return final, text.String(), nil
-}
-
-func resetting(t *time.Timer, d time.Duration, emit func(string) bool) func(string) bool {
-	return func(s string) bool {
-		t.Reset(d)
-		return emit == nil || emit(s)
-	}
 }
 
 // show runs one turn into a display cell: the notebook view of run. An interrupt (SIGINT, the

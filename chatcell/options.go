@@ -55,7 +55,7 @@ type config struct {
 
 func newConfig(opts []Option) *config {
 	c := &config{name: DefaultName, model: DefaultModel, instructions: DefaultInstructions, stream: true,
-		stallTimeout: 2 * time.Minute}
+		stallTimeout: 5 * time.Minute}
 	for _, o := range opts {
 		o(c)
 	}
@@ -189,8 +189,9 @@ func WithStateDir(dir string) Option {
 // WithQuiet stops notebook verbs from showing error lines and notices; they still return errors.
 func WithQuiet() Option { return func(c *config) { c.quiet = true } }
 
-// WithStallTimeout ends a reply with an error when the server sends nothing for d (default 2 min).
-// The SDK itself has no timeout.
+// WithStallTimeout ends a reply with ErrStalled when the server sends nothing at all for d
+// (default 5 minutes; 0 waits forever). Any event counts, so a model that is still thinking is
+// not cut off. The SDK itself has no timeout.
 func WithStallTimeout(d time.Duration) Option { return func(c *config) { c.stallTimeout = d } }
 
 // WithInput makes Loop read lines from r instead of the notebook's input box or stdin.

@@ -62,6 +62,10 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 				if !yield(Event{Done: rep}, nil) {
 					return
 				}
+			default: // created, in_progress, reasoning, output items…: the server is alive
+				if !yield(Event{}, nil) {
+					return
+				}
 			case "response.failed":
 				msg := ev.Response.Error.Message
 				if msg == "" {

@@ -61,6 +61,9 @@ func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *cha
 					}
 				}
 			}
+			if !yield(chatcell.Event{}, nil) { // a sign of life, for the stall timeout
+				return
+			}
 			if ch.JSON.Usage.Valid() && ch.Usage.TotalTokens > 0 {
 				rep.Usage = chatcell.Usage{InputTokens: ch.Usage.PromptTokens, OutputTokens: ch.Usage.CompletionTokens, TotalTokens: ch.Usage.TotalTokens}
 			}
