@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/gonbchat/gonbchat/internal/fsutil"
 )
 
 // storedResponse is what the store keeps for one stored response: the
@@ -105,34 +107,7 @@ func (s *dirStore) put(r *storedResponse) error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(p, b)
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same
-// directory, synced before it is renamed over path.
-func writeFileAtomic(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.WriteFileAtomic(p, b, 0o600)
 }
 
 func (s *dirStore) get(id string) (*storedResponse, error) {
