@@ -410,18 +410,10 @@ func (h *Handler) newResponseObject(req *responsesRequest) *responseObject {
 	if resp.PreviousResponseID != nil && *resp.PreviousResponseID == "" {
 		resp.PreviousResponseID = nil
 	}
-	if req.Store != nil {
-		resp.Store = *req.Store
-	}
-	if req.Temperature != nil {
-		resp.Temperature = *req.Temperature
-	}
-	if req.TopP != nil {
-		resp.TopP = *req.TopP
-	}
-	if req.ParallelToolCalls != nil {
-		resp.ParallelToolCalls = *req.ParallelToolCalls
-	}
+	echo(&resp.Store, req.Store)
+	echo(&resp.Temperature, req.Temperature)
+	echo(&resp.TopP, req.TopP)
+	echo(&resp.ParallelToolCalls, req.ParallelToolCalls)
 	if req.Metadata != nil {
 		resp.Metadata = req.Metadata
 	}
@@ -434,29 +426,26 @@ func (h *Handler) newResponseObject(req *responsesRequest) *responseObject {
 	if len(req.Text) > 0 && string(req.Text) != "null" {
 		resp.Text = req.Text
 	}
-	if req.Truncation != nil {
-		resp.Truncation = *req.Truncation
-	}
-	if req.ServiceTier != nil {
-		resp.ServiceTier = *req.ServiceTier
-	}
+	echo(&resp.Truncation, req.Truncation)
+	echo(&resp.ServiceTier, req.ServiceTier)
 	if req.PromptCacheRetention != nil {
 		resp.PromptCacheRetention = req.PromptCacheRetention
 	}
-	if req.TopLogprobs != nil {
-		resp.TopLogprobs = *req.TopLogprobs
-	}
-	if req.FrequencyPenalty != nil {
-		resp.FrequencyPenalty = *req.FrequencyPenalty
-	}
-	if req.PresencePenalty != nil {
-		resp.PresencePenalty = *req.PresencePenalty
-	}
+	echo(&resp.TopLogprobs, req.TopLogprobs)
+	echo(&resp.FrequencyPenalty, req.FrequencyPenalty)
+	echo(&resp.PresencePenalty, req.PresencePenalty)
 	if req.Reasoning != nil {
 		resp.Reasoning.Effort = req.Reasoning.Effort
 		resp.Reasoning.Summary = req.Reasoning.Summary
 	}
 	return resp
+}
+
+// echo copies an optional request field into the response, which reports the value in force.
+func echo[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
 }
 
 // generation is one Responses API answer being produced.
