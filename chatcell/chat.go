@@ -34,9 +34,20 @@ type chatState struct {
 }
 
 // New returns the chat named by WithName (default DefaultName). Inside a GoNB kernel it continues
-// the chat of that name if an earlier cell started it.
+// the chat of that name if an earlier cell started it. The zero Chat is New() with no options.
 func New(opts ...Option) *Chat {
 	c := &Chat{}
+	c.once.Do(func() { c.setup(opts) })
+	return c
+}
+
+// ready sets up a zero Chat on first use.
+func (c *Chat) ready() *Chat {
+	c.once.Do(func() { c.setup(nil) })
+	return c
+}
+
+func (c *Chat) setup(opts []Option) {
 	c.cfg, c.t = newConfig(opts), c
 	c.cfg.backend = ResponsesBackend{} // previous_response_id is the Responses API's
 	found, err := loadState(c.path(), &c.st)
@@ -47,7 +58,6 @@ func New(opts ...Option) *Chat {
 		c.st = chatState{Version: 1, LastID: c.cfg.seed, Seed: c.cfg.seed}
 		c.persist()
 	}
-	return c
 }
 
 func (c *Chat) path() string { return stateFile(c.cfg, "chats", ".json") }
@@ -64,37 +74,63 @@ func (c *Chat) persist() error {
 // token usage. It returns the reply text ("" on error). Errors are shown as one line; Err
 // returns them. Per-call options (WithModel, WithInstructions, WithStream, WithParam…) apply to
 // this turn only.
-func (c *Chat) Ask(msg string, opts ...Option) string { return c.ask(msg, opts) }
+func (c *Chat) Ask(msg string, opts ...Option) string {
+	c.ready()
+	return c.ask(msg, opts)
+}
 
 // Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
 func (c *Chat) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
+	c.ready()
+
 	return c.reply(ctx, msg, opts)
 }
 
 // Stream sends msg and yields the reply's text deltas as they arrive: the streaming Go API.
 // The turn is recorded when the reply completes; stopping the loop early abandons the turn.
 func (c *Chat) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
+	c.ready()
+
 	return c.stream(ctx, msg, opts)
 }
 
 // Loop is the textbook's chat loop: it asks for a line, sends it with Ask, and repeats; an empty
 // line (or the end of input) ends it. In a notebook it uses GoNB's input box; elsewhere stdin.
-func (c *Chat) Loop(opts ...Option) { c.loop(opts) }
+func (c *Chat) Loop(opts ...Option) {
+	c.ready()
+	c.loop(opts)
+}
 
 // Err returns the error of the chat's last action, nil if it succeeded.
-func (c *Chat) Err() error { return c.lastErr() }
+func (c *Chat) Err() error {
+	c.ready()
+	return c.lastErr()
+}
 
 // Source says whether the chat talks to a live server or the offline mirror model.
-func (c *Chat) Source() Source { return c.source() }
+func (c *Chat) Source() Source {
+	c.ready()
+	return c.source()
+}
 
 // Name returns the chat's name.
-func (c *Chat) Name() string { return c.cfg.name }
+func (c *Chat) Name() string {
+	c.ready()
+	return c.cfg.name
+}
 
 // LastID returns the id of the last response, "" before the first turn.
-func (c *Chat) LastID() string { c.mu.Lock(); defer c.mu.Unlock(); return c.st.LastID }
+func (c *Chat) LastID() string {
+	c.ready()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.LastID
+}
 
 // SetLastID moves the chat onto another thread: the next turn chains onto id ("" starts afresh).
 func (c *Chat) SetLastID(id string) error {
+	c.ready()
+
 	return c.do(func() error {
 		c.st.LastID = strings.TrimSpace(id)
 		return c.persist()
@@ -102,16 +138,34 @@ func (c *Chat) SetLastID(id string) error {
 }
 
 // Reset starts a new thread. Nothing is deleted on the server (see DeleteThread).
-func (c *Chat) Reset() error { return c.SetLastID("") }
+func (c *Chat) Reset() error {
+	c.ready()
+	return c.SetLastID("")
+}
 
 // Usage returns the tokens used by all turns of this chat.
-func (c *Chat) Usage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.st.Usage }
+func (c *Chat) Usage() Usage {
+	c.ready()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Usage
+}
 
 // LastUsage returns the tokens used by the last turn.
-func (c *Chat) LastUsage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.st.LastUsage }
+func (c *Chat) LastUsage() Usage {
+	c.ready()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.LastUsage
+}
 
 // Turns returns how many turns the chat has had.
-func (c *Chat) Turns() int { c.mu.Lock(); defer c.mu.Unlock(); return c.st.Turns }
+func (c *Chat) Turns() int {
+	c.ready()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Turns
+}
 
 func (c *Chat) request(cfg *config, msg string) *Request {
 	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{history.UserMsg(msg)},
@@ -177,6 +231,8 @@ func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 
 // Save writes the last response id to filename, so another chat (or another kernel) can Load it.
 func (c *Chat) Save(filename string) error {
+	c.ready()
+
 	return c.do(func() error {
 		if c.st.LastID == "" {
 			return fmt.Errorf("nothing to save to %s: the chat has no response yet", filename)
@@ -186,7 +242,10 @@ func (c *Chat) Save(filename string) error {
 }
 
 // Load continues the thread whose last response id was saved in filename.
-func (c *Chat) Load(filename string) error { return c.do(func() error { return c.load(filename) }) }
+func (c *Chat) Load(filename string) error {
+	c.ready()
+	return c.do(func() error { return c.load(filename) })
+}
 
 func (c *Chat) load(filename string) error {
 	data, err := os.ReadFile(filename)

@@ -3,7 +3,9 @@ package chatcell
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -447,5 +449,81 @@ func TestStallTimeoutMeasuresSilence(t *testing.T) {
 	}
 	if !strings.Contains(Describe(err), "too long") {
 		t.Errorf("Describe = %q", Describe(err))
+	}
+}
+
+// The zero Chat and the zero ChatWithHistList are usable, as New() and NewHistList() are.
+func TestZeroValuesAreUsable(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	t.Setenv("GONB_TMP_DIR", t.TempDir())
+	var chat Chat
+	if chat.Name() != DefaultName || chat.LastID() != "" {
+		t.Fatalf("zero Chat: name %q, last %q", chat.Name(), chat.LastID())
+	}
+	if _, err := chat.Reply(context.Background(), "你好", WithQuiet(), WithOfflinePace(0)); err != nil {
+		t.Fatal(err)
+	}
+	if chat.Source() != Offline || chat.Turns() != 1 {
+		t.Errorf("zero Chat after a turn: %s, %d turns", chat.Source(), chat.Turns())
+	}
+	// It is the default chat of this kernel: New() finds it.
+	if again := New(); again.LastID() != chat.LastID() {
+		t.Errorf("New() does not continue the zero Chat's thread")
+	}
+	var hist ChatWithHistList
+	if _, err := hist.Reply(context.Background(), "你好", WithQuiet(), WithOfflinePace(0)); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist.Messages()) != 2 {
+		t.Errorf("zero ChatWithHistList has %d messages after a turn", len(hist.Messages()))
+	}
+}
+
+func TestSetLastIDAndReset(t *testing.T) {
+	srv := newServer(t)
+	chat := New(liveOpts(srv, t.TempDir())...)
+	chat.Reply(context.Background(), "第一題")
+	first := chat.LastID()
+	chat.Reply(context.Background(), "第二題")
+	if err := chat.SetLastID("  " + first + "\n"); err != nil || chat.LastID() != first {
+		t.Fatalf("SetLastID: %v, %q", err, chat.LastID())
+	}
+	reply, _ := chat.Reply(context.Background(), "第三題")
+	if strings.Contains(reply, "第二題") || !strings.Contains(reply, "第一題") {
+		t.Errorf("after SetLastID the model should see only the first turn:\n%s", reply)
+	}
+	chat.Reset()
+	reply, _ = chat.Reply(context.Background(), "重新開始")
+	if strings.Contains(reply, "第一題") {
+		t.Errorf("after Reset the model still sees the old thread:\n%s", reply)
+	}
+}
+
+// A .env file next to the notebook (the cell's working directory) supplies the key and base URL,
+// without overriding variables that are already set. .env is read once per process, so each
+// case runs in a child process.
+func TestDotenvNextToTheNotebook(t *testing.T) {
+	if dir := os.Getenv("GONBCHAT_DOTENV_CHILD"); dir != "" {
+		os.Chdir(dir)
+		cn := resolveConn(newConfig([]Option{WithStateDir(t.TempDir()), WithQuiet()}))
+		fmt.Printf("source=%s base=%s\n", cn.source, cn.baseURL)
+		return
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("OPENAI_API_KEY=sk-from-dotenv-0123456789\nOPENAI_BASE_URL=http://127.0.0.1:9/v1\n"), 0o600)
+	for _, tc := range []struct{ base, want string }{
+		{"", "source=live base=http://127.0.0.1:9/v1"},
+		{"http://already.set/v1", "source=live base=http://already.set/v1"}, // the environment wins
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestDotenvNextToTheNotebook$")
+		cmd.Env = append(os.Environ(), "GONBCHAT_DOTENV_CHILD="+dir, "OPENAI_API_KEY=", "OPENAI_BASE_URL="+tc.base)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("with OPENAI_BASE_URL=%q: got\n%s\nwant %q", tc.base, out, tc.want)
+		}
 	}
 }

@@ -51,9 +51,17 @@ type conn struct {
 }
 
 var loadDotenv = sync.OnceFunc(func() {
-	// A .env next to the notebook (the cell's working directory) may hold OPENAI_API_KEY.
-	// It never overrides variables that are already set.
-	_ = godotenv.Load()
+	// A .env next to the notebook (the cell's working directory) may hold OPENAI_API_KEY. It fills
+	// variables that are unset or empty, and never overrides one that has a value.
+	vars, err := godotenv.Read()
+	if err != nil {
+		return
+	}
+	for k, v := range vars {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
 })
 
 // resolveConn decides, from the options and the environment, where the chat's requests go.

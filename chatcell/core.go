@@ -14,11 +14,12 @@ import (
 // call styles (Ask, Reply, Stream, Loop) over the one streaming engine. A chat type supplies only
 // what differs: how a request is built and how a turn is recorded.
 type core struct {
-	mu  sync.Mutex
-	cfg *config
-	cn  *conn
-	err error
-	t   turns
+	once sync.Once // setup: run by New with its options, or by the first method of a zero value
+	mu   sync.Mutex
+	cfg  *config
+	cn   *conn
+	err  error
+	t    turns
 }
 
 // turns is the part of a chat type that knows its history.

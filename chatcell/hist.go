@@ -26,8 +26,21 @@ type ChatWithHistList struct {
 
 // NewHistList returns the ChatWithHistList named by WithName (default DefaultName), continuing
 // it if an earlier GoNB cell started it.
+//
+// The zero ChatWithHistList is NewHistList() with no options.
 func NewHistList(opts ...Option) *ChatWithHistList {
 	c := &ChatWithHistList{}
+	c.once.Do(func() { c.setup(opts) })
+	return c
+}
+
+// ready sets up a zero ChatWithHistList on first use.
+func (c *ChatWithHistList) ready() *ChatWithHistList {
+	c.once.Do(func() { c.setup(nil) })
+	return c
+}
+
+func (c *ChatWithHistList) setup(opts []Option) {
 	c.cfg, c.t = newConfig(opts), c
 	if path := c.path(); path != "" {
 		f, err := history.Load(path)
@@ -47,7 +60,6 @@ func NewHistList(opts ...Option) *ChatWithHistList {
 		c.hist.SetSystem(c.cfg.system)
 	}
 	c.persist()
-	return c
 }
 
 func (c *ChatWithHistList) listOpts() []history.Option {
@@ -76,27 +88,52 @@ func (c *ChatWithHistList) persist() error {
 }
 
 // Name returns the chat's name.
-func (c *ChatWithHistList) Name() string { return c.cfg.name }
+func (c *ChatWithHistList) Name() string {
+	c.ready()
+	return c.cfg.name
+}
 
 // Err returns the error of the chat's last action, nil if it succeeded.
-func (c *ChatWithHistList) Err() error { return c.lastErr() }
+func (c *ChatWithHistList) Err() error {
+	c.ready()
+	return c.lastErr()
+}
 
 // Source says whether the chat talks to a live server or the offline mirror model.
-func (c *ChatWithHistList) Source() Source { return c.source() }
+func (c *ChatWithHistList) Source() Source {
+	c.ready()
+	return c.source()
+}
 
 // History returns the history itself, for the tools of package history.
-func (c *ChatWithHistList) History() *history.List { return c.hist }
+func (c *ChatWithHistList) History() *history.List {
+	c.ready()
+	return c.hist
+}
 
 // Messages returns a copy of the history (openai2's fetch_messages).
-func (c *ChatWithHistList) Messages() []Message { return c.hist.Messages() }
+func (c *ChatWithHistList) Messages() []Message {
+	c.ready()
+	return c.hist.Messages()
+}
 
 // Usage returns the tokens used by all turns; LastUsage those of the last turn.
-func (c *ChatWithHistList) Usage() Usage     { return c.hist.Usage() }
-func (c *ChatWithHistList) LastUsage() Usage { c.mu.Lock(); defer c.mu.Unlock(); return c.last }
+func (c *ChatWithHistList) Usage() Usage {
+	c.ready()
+	return c.hist.Usage()
+}
+func (c *ChatWithHistList) LastUsage() Usage {
+	c.ready()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
 
 // Cost estimates what all turns cost in USD, from history's price table; known is false for a
 // model without a price.
 func (c *ChatWithHistList) Cost() (usd float64, known bool) {
+	c.ready()
+
 	return history.Cost(c.cfg.model, c.hist.Usage())
 }
 
@@ -132,21 +169,31 @@ func (c *ChatWithHistList) commit(ctx context.Context, msg string, rep *Reply, p
 
 // Ask sends msg with the whole history and shows the reply streaming into one display cell,
 // then the turn's usage. It returns the reply text ("" on error; Err returns the error).
-func (c *ChatWithHistList) Ask(msg string, opts ...Option) string { return c.ask(msg, opts) }
+func (c *ChatWithHistList) Ask(msg string, opts ...Option) string {
+	c.ready()
+	return c.ask(msg, opts)
+}
 
 // Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
 func (c *ChatWithHistList) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
+	c.ready()
+
 	return c.reply(ctx, msg, opts)
 }
 
 // Stream sends msg and yields the reply's text deltas: the streaming Go API. The turn is added
 // to the history when the reply completes (or, cut short, with its partial text marked).
 func (c *ChatWithHistList) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
+	c.ready()
+
 	return c.stream(ctx, msg, opts)
 }
 
 // Loop asks for lines and sends each with Ask until an empty line.
-func (c *ChatWithHistList) Loop(opts ...Option) { c.loop(opts) }
+func (c *ChatWithHistList) Loop(opts ...Option) {
+	c.ready()
+	c.loop(opts)
+}
 
 func (c *ChatWithHistList) totals() (Usage, int) { return c.hist.Usage(), c.hist.Turns() }
 
@@ -181,11 +228,15 @@ func (c *ChatWithHistList) do(fn func() error) error {
 
 // Save writes the history to filename as a gob file (the textbook's pickle, made safe).
 func (c *ChatWithHistList) Save(filename string) error {
+	c.ready()
+
 	return c.core.do(func() error { return history.Save(filename, c.snapshot()) })
 }
 
 // Load replaces the history with the one saved in filename. On error the history is unchanged.
 func (c *ChatWithHistList) Load(filename string) error {
+	c.ready()
+
 	return c.do(func() error {
 		f, err := history.Load(filename)
 		if err != nil {
@@ -199,6 +250,8 @@ func (c *ChatWithHistList) Load(filename string) error {
 // ExportJSON writes the history to filename in openai2's fetch_messages format: a JSON list of
 // {"role", "content"} objects.
 func (c *ChatWithHistList) ExportJSON(filename string) error {
+	c.ready()
+
 	return c.core.do(func() error {
 		data, err := c.hist.ExportJSON()
 		if err != nil {
@@ -210,6 +263,8 @@ func (c *ChatWithHistList) ExportJSON(filename string) error {
 
 // ImportJSON adds the messages of a JSON file in openai2's format to the history, marked forged.
 func (c *ChatWithHistList) ImportJSON(filename string) error {
+	c.ready()
+
 	return c.do(func() error {
 		data, err := os.ReadFile(filename)
 		if err != nil {
@@ -226,11 +281,15 @@ func (c *ChatWithHistList) ImportJSON(filename string) error {
 // AddDialogs imports messages, made with SystemMsg, UserMsg and AssistantMsg or exported from
 // another chat; forging a dialog steers the model (openai2's add_dialogs). They are marked forged.
 func (c *ChatWithHistList) AddDialogs(msgs ...Message) error {
+	c.ready()
+
 	return c.do(func() error { return c.hist.AddDialogs(msgs...) })
 }
 
 // Rollback removes the last n turns and shows what was removed.
 func (c *ChatWithHistList) Rollback(n int) error {
+	c.ready()
+
 	return c.do(func() error {
 		removed, err := c.hist.Rollback(n)
 		if err == nil && !c.cfg.quiet {
@@ -243,6 +302,8 @@ func (c *ChatWithHistList) Rollback(n int) error {
 // Pin keeps the messages at these positions (negative counts from the end) when the history is
 // trimmed. The pin stays on the message, not on the position.
 func (c *ChatWithHistList) Pin(positions ...int) error {
+	c.ready()
+
 	return c.do(func() error {
 		err := c.hist.Pin(positions...)
 		if !c.cfg.quiet {
@@ -254,17 +315,23 @@ func (c *ChatWithHistList) Pin(positions ...int) error {
 
 // Unpin lets the messages at these positions be trimmed again.
 func (c *ChatWithHistList) Unpin(positions ...int) error {
+	c.ready()
+
 	return c.do(func() error { return c.hist.Unpin(positions...) })
 }
 
 // Reset clears the conversation but keeps the system message.
 func (c *ChatWithHistList) Reset() error {
+	c.ready()
+
 	return c.do(func() error { c.hist.Reset(); return nil })
 }
 
 // ShowConversation shows the history in the cell (001's show_conversation), marking pinned,
 // forged, summary and cut-short messages.
 func (c *ChatWithHistList) ShowConversation() {
+	c.ready()
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.hist.Len() == 0 {

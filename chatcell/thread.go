@@ -20,6 +20,8 @@ func (c *Chat) service() responses.ResponseService {
 // Thread returns the whole conversation that ends at the last response: every input item
 // (all pages, oldest first) and the last reply.
 func (c *Chat) Thread(ctx context.Context) ([]Message, error) {
+	c.ready()
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.thread(ctx, c.st.LastID)
@@ -75,6 +77,8 @@ func itemMessage(raw string) (Message, bool) {
 
 // ShowThread shows the whole thread in the cell, as the textbook's show_thread prints it.
 func (c *Chat) ShowThread() error {
+	c.ready()
+
 	return c.do(func() error {
 		msgs, err := c.thread(context.Background(), c.st.LastID)
 		switch {
@@ -110,6 +114,8 @@ func threadMarkdown(msgs []Message) string {
 // DeleteThread deletes every stored response of the thread from the server, walking
 // previous_response_id backwards from the last one, and starts the chat afresh.
 func (c *Chat) DeleteThread() error {
+	c.ready()
+
 	return c.do(func() error {
 		n, err := c.deleteThread(context.Background())
 		if err == nil && !c.cfg.quiet {
@@ -143,6 +149,8 @@ func (c *Chat) deleteThread(ctx context.Context) (int, error) {
 // Rollback undoes the last n turns: the next turn chains onto the response before them. It shows
 // what was removed. The removed responses stay on the server (DeleteThread removes a thread).
 func (c *Chat) Rollback(n int) error {
+	c.ready()
+
 	return c.do(func() error {
 		removed, err := c.rollback(context.Background(), n)
 		if err == nil && !c.cfg.quiet {
