@@ -2,6 +2,7 @@ package chatcell
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,10 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gonbchat/gonbchat/history"
 	"github.com/gonbchat/gonbchat/openaitest"
 	"github.com/openai/openai-go/v3/packages/ssestream"
+	"github.com/openai/openai-go/v3/responses"
 )
 
 const testKey = "sk-test-0123456789abcdef"
@@ -525,5 +528,20 @@ func TestDotenvNextToTheNotebook(t *testing.T) {
 		if !strings.Contains(string(out), tc.want) {
 			t.Errorf("with OPENAI_BASE_URL=%q: got\n%s\nwant %q", tc.base, out, tc.want)
 		}
+	}
+}
+
+func TestEventLine(t *testing.T) {
+	var ev responses.ResponseStreamEventUnion
+	if err := json.Unmarshal([]byte(`{"type":"response.output_text.delta","sequence_number":4,"delta":"**流","item_id":"msg_1","output_index":0,"content_index":0}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventLine(ev); !strings.HasPrefix(got, "response.output_text.delta") || !strings.Contains(got, `#4`) || !strings.HasSuffix(got, `delta="**流"`) || strings.Contains(got, "msg_1") {
+		t.Errorf("delta line = %q", got)
+	}
+	long := `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","instructions":"` + strings.Repeat("長", 300) + `"}}`
+	json.Unmarshal([]byte(long), &ev)
+	if got := eventLine(ev); !strings.Contains(got, `"id":"resp_1"`) || !strings.HasSuffix(got, " …") || !utf8.ValidString(got) {
+		t.Errorf("long line = %q", got)
 	}
 }

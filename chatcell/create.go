@@ -3,7 +3,6 @@ package chatcell
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/gonbchat/gonbchat/history"
 
@@ -59,7 +58,8 @@ func oneShot(cfg *config, msg string) *Request {
 func WithPreviousResponseID(id string) Option { return func(c *config) { c.previousID = id } }
 
 // ShowEvents sends msg with stream=true and prints every server-sent event as it arrives, as the
-// textbook's `for event in response: pprint(event)` does: the type, then the event's JSON.
+// textbook's `for event in response: pprint(event)` does: the type and sequence number, then the
+// delta text for text deltas, or the event's JSON (shortened) for the others.
 func ShowEvents(msg string, opts ...Option) error {
 	cfg := newConfig(opts)
 	cn := resolveConn(cfg)
@@ -71,16 +71,24 @@ func ShowEvents(msg string, opts ...Option) error {
 	s := svc.NewStreaming(context.Background(), params)
 	defer s.Close()
 	for s.Next() {
-		ev := s.Current()
-		raw := ev.RawJSON()
-		if len(raw) > 400 {
-			raw = raw[:strings.LastIndex(raw[:400], ",")+1] + " …}"
-		}
-		fmt.Printf("%-36s %s\n", ev.Type, raw)
+		fmt.Println(eventLine(s.Current()))
 	}
 	err := s.Err()
 	if err != nil && !cfg.quiet {
 		display.Error(cn.redact(Describe(err)))
 	}
 	return err
+}
+
+// eventLine is one line of ShowEvents.
+func eventLine(ev responses.ResponseStreamEventUnion) string {
+	head := fmt.Sprintf("%-34s #%-3d", ev.Type, ev.SequenceNumber)
+	if ev.Type == "response.output_text.delta" {
+		return fmt.Sprintf("%s delta=%q", head, ev.Delta)
+	}
+	raw := ev.RawJSON()
+	if r := []rune(raw); len(r) > 240 {
+		raw = string(r[:240]) + " …"
+	}
+	return head + " " + raw
 }
