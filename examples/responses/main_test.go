@@ -23,12 +23,12 @@ func TestWalkThroughOffline(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"1 earlier turn",              // chained with previous_response_id
-		"previous_response_not_found", // store=false cannot be chained
-		"2 earlier turns",             // chat2 continues chat1 after Load
-		"the thread has 6 messages",   // Thread: every input item and the last reply
-		"deleted 3 responses",         // DeleteThread walks back the whole chain
-		"saved 4 messages",            // ChatWithHistList saved as gob
+		"1 earlier turn", // chained with previous_response_id
+		"400 Bad Request: Previous response with id", // store=false cannot be chained
+		"2 earlier turns",           // chat2 continues chat1 after Load
+		"the thread has 6 messages", // Thread: every input item and the last reply
+		"deleted 3 responses",       // DeleteThread walks back the whole chain
+		"saved 4 messages",          // ChatWithHistList saved as gob
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
