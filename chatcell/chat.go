@@ -82,7 +82,6 @@ func (c *Chat) Ask(msg string, opts ...Option) string {
 // Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
 func (c *Chat) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
 	c.ready()
-
 	return c.reply(ctx, msg, opts)
 }
 
@@ -90,7 +89,6 @@ func (c *Chat) Reply(ctx context.Context, msg string, opts ...Option) (string, e
 // The turn is recorded when the reply completes; stopping the loop early abandons the turn.
 func (c *Chat) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
 	c.ready()
-
 	return c.stream(ctx, msg, opts)
 }
 
@@ -113,6 +111,14 @@ func (c *Chat) Source() Source {
 	return c.source()
 }
 
+// state returns a copy of the chat's state.
+func (c *Chat) state() chatState {
+	c.ready()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st
+}
+
 // Name returns the chat's name.
 func (c *Chat) Name() string {
 	c.ready()
@@ -121,16 +127,12 @@ func (c *Chat) Name() string {
 
 // LastID returns the id of the last response, "" before the first turn.
 func (c *Chat) LastID() string {
-	c.ready()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.st.LastID
+	return c.state().LastID
 }
 
 // SetLastID moves the chat onto another thread: the next turn chains onto id ("" starts afresh).
 func (c *Chat) SetLastID(id string) error {
 	c.ready()
-
 	return c.do(func() error {
 		c.st.LastID = strings.TrimSpace(id)
 		return c.persist()
@@ -145,26 +147,17 @@ func (c *Chat) Reset() error {
 
 // Usage returns the tokens used by all turns of this chat.
 func (c *Chat) Usage() Usage {
-	c.ready()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.st.Usage
+	return c.state().Usage
 }
 
 // LastUsage returns the tokens used by the last turn.
 func (c *Chat) LastUsage() Usage {
-	c.ready()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.st.LastUsage
+	return c.state().LastUsage
 }
 
 // Turns returns how many turns the chat has had.
 func (c *Chat) Turns() int {
-	c.ready()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.st.Turns
+	return c.state().Turns
 }
 
 func (c *Chat) request(cfg *config, msg string) *Request {
@@ -232,7 +225,6 @@ func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 // Save writes the last response id to filename, so another chat (or another kernel) can Load it.
 func (c *Chat) Save(filename string) error {
 	c.ready()
-
 	return c.do(func() error {
 		if c.st.LastID == "" {
 			return fmt.Errorf("nothing to save to %s: the chat has no response yet", filename)

@@ -133,7 +133,6 @@ func (c *ChatWithHistList) LastUsage() Usage {
 // model without a price.
 func (c *ChatWithHistList) Cost() (usd float64, known bool) {
 	c.ready()
-
 	return history.Cost(c.cfg.model, c.hist.Usage())
 }
 
@@ -177,7 +176,6 @@ func (c *ChatWithHistList) Ask(msg string, opts ...Option) string {
 // Reply sends msg and returns the whole reply: the blocking Go API. It shows nothing.
 func (c *ChatWithHistList) Reply(ctx context.Context, msg string, opts ...Option) (string, error) {
 	c.ready()
-
 	return c.reply(ctx, msg, opts)
 }
 
@@ -185,7 +183,6 @@ func (c *ChatWithHistList) Reply(ctx context.Context, msg string, opts ...Option
 // to the history when the reply completes (or, cut short, with its partial text marked).
 func (c *ChatWithHistList) Stream(ctx context.Context, msg string, opts ...Option) iter.Seq2[string, error] {
 	c.ready()
-
 	return c.stream(ctx, msg, opts)
 }
 
@@ -229,14 +226,12 @@ func (c *ChatWithHistList) do(fn func() error) error {
 // Save writes the history to filename as a gob file (the textbook's pickle, made safe).
 func (c *ChatWithHistList) Save(filename string) error {
 	c.ready()
-
 	return c.core.do(func() error { return history.Save(filename, c.snapshot()) })
 }
 
 // Load replaces the history with the one saved in filename. On error the history is unchanged.
 func (c *ChatWithHistList) Load(filename string) error {
 	c.ready()
-
 	return c.do(func() error {
 		f, err := history.Load(filename)
 		if err != nil {
@@ -251,7 +246,6 @@ func (c *ChatWithHistList) Load(filename string) error {
 // {"role", "content"} objects.
 func (c *ChatWithHistList) ExportJSON(filename string) error {
 	c.ready()
-
 	return c.core.do(func() error {
 		data, err := c.hist.ExportJSON()
 		if err != nil {
@@ -264,7 +258,6 @@ func (c *ChatWithHistList) ExportJSON(filename string) error {
 // ImportJSON adds the messages of a JSON file in openai2's format to the history, marked forged.
 func (c *ChatWithHistList) ImportJSON(filename string) error {
 	c.ready()
-
 	return c.do(func() error {
 		data, err := os.ReadFile(filename)
 		if err != nil {
@@ -282,14 +275,12 @@ func (c *ChatWithHistList) ImportJSON(filename string) error {
 // another chat; forging a dialog steers the model (openai2's add_dialogs). They are marked forged.
 func (c *ChatWithHistList) AddDialogs(msgs ...Message) error {
 	c.ready()
-
 	return c.do(func() error { return c.hist.AddDialogs(msgs...) })
 }
 
 // Rollback removes the last n turns and shows what was removed.
 func (c *ChatWithHistList) Rollback(n int) error {
 	c.ready()
-
 	return c.do(func() error {
 		removed, err := c.hist.Rollback(n)
 		if err == nil && !c.cfg.quiet {
@@ -303,7 +294,6 @@ func (c *ChatWithHistList) Rollback(n int) error {
 // trimmed. The pin stays on the message, not on the position.
 func (c *ChatWithHistList) Pin(positions ...int) error {
 	c.ready()
-
 	return c.do(func() error {
 		err := c.hist.Pin(positions...)
 		if !c.cfg.quiet {
@@ -316,14 +306,12 @@ func (c *ChatWithHistList) Pin(positions ...int) error {
 // Unpin lets the messages at these positions be trimmed again.
 func (c *ChatWithHistList) Unpin(positions ...int) error {
 	c.ready()
-
 	return c.do(func() error { return c.hist.Unpin(positions...) })
 }
 
 // Reset clears the conversation but keeps the system message.
 func (c *ChatWithHistList) Reset() error {
 	c.ready()
-
 	return c.do(func() error { c.hist.Reset(); return nil })
 }
 
@@ -331,7 +319,6 @@ func (c *ChatWithHistList) Reset() error {
 // forged, summary and cut-short messages.
 func (c *ChatWithHistList) ShowConversation() {
 	c.ready()
-
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.hist.Len() == 0 {

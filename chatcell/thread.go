@@ -21,7 +21,6 @@ func (c *Chat) service() responses.ResponseService {
 // (all pages, oldest first) and the last reply.
 func (c *Chat) Thread(ctx context.Context) ([]Message, error) {
 	c.ready()
-
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.thread(ctx, c.st.LastID)
@@ -78,7 +77,6 @@ func itemMessage(raw string) (Message, bool) {
 // ShowThread shows the whole thread in the cell, as the textbook's show_thread prints it.
 func (c *Chat) ShowThread() error {
 	c.ready()
-
 	return c.do(func() error {
 		msgs, err := c.thread(context.Background(), c.st.LastID)
 		switch {
@@ -115,7 +113,6 @@ func threadMarkdown(msgs []Message) string {
 // previous_response_id backwards from the last one, and starts the chat afresh.
 func (c *Chat) DeleteThread() error {
 	c.ready()
-
 	return c.do(func() error {
 		n, err := c.deleteThread(context.Background())
 		if err == nil && !c.cfg.quiet {
@@ -150,7 +147,6 @@ func (c *Chat) deleteThread(ctx context.Context) (int, error) {
 // what was removed. The removed responses stay on the server (DeleteThread removes a thread).
 func (c *Chat) Rollback(n int) error {
 	c.ready()
-
 	return c.do(func() error {
 		removed, err := c.rollback(context.Background(), n)
 		if err == nil && !c.cfg.quiet {

@@ -618,14 +618,22 @@ func (g *generation) writeEvents(sw *sseWriter) error {
 	return sw.event(final, responseEvent{final, snapshot(g.resp)})
 }
 
-func (h *Handler) getResponse(w http.ResponseWriter, r *http.Request, id string) {
+// stored returns the stored response id, or answers the request (404 or 500) and returns nil.
+func (h *Handler) stored(w http.ResponseWriter, id string) *storedResponse {
 	s, err := h.store.get(id)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
-		return
+		return nil
 	}
 	if s == nil {
 		responseNotFound(w, id)
+	}
+	return s
+}
+
+func (h *Handler) getResponse(w http.ResponseWriter, r *http.Request, id string) {
+	s := h.stored(w, id)
+	if s == nil {
 		return
 	}
 	if r.URL.Query().Get("stream") == "true" {
@@ -676,19 +684,15 @@ func itemID(it item) string {
 }
 
 func (h *Handler) listInputItems(w http.ResponseWriter, r *http.Request, id string) {
-	s, err := h.store.get(id)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
-		return
-	}
+	s := h.stored(w, id)
 	if s == nil {
-		responseNotFound(w, id)
 		return
 	}
 	// The input items of a response are everything the model was given: the
 	// context inherited through previous_response_id, then its own input.
 	var items []item
 	if p := s.Response.PreviousResponseID; p != nil && *p != "" {
+		var err error
 		items, _, err = h.resolveChain(*p)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
