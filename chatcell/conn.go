@@ -126,16 +126,14 @@ func offlineConn(cfg *config) *conn {
 	noticeOffline(cfg)
 	return &conn{
 		source:  Offline,
-		baseURL: offlineBaseURL,
+		baseURL: openaitest.InProcessBaseURL,
 		opts: append([]option.RequestOption{
-			option.WithBaseURL(offlineBaseURL),
+			option.WithBaseURL(openaitest.InProcessBaseURL),
 			option.WithAPIKey("offline"),
 			option.WithHTTPClient(&http.Client{Transport: h.Transport()}),
 		}, cfg.requestOpts...),
 	}
 }
-
-const offlineBaseURL = "http://offline.gonbchat.invalid/v1"
 
 var noticeOnce sync.Once
 
