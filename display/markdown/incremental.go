@@ -179,11 +179,12 @@ func commitPoint(doc ast.Node, src []byte, hasRefs bool) (upTo ast.Node, advance
 // are pieces of a split paragraph with no blank line between them. Merging more than one source
 // block into a group is only conservative.
 func groupEnd(g ast.Node, src []byte) ast.Node {
-	end := nodeEnd(g, src)
+	_, end := nodeSpan(g, src)
 	piece := mathPiece(g)
 	n := g.NextSibling()
 	for n != nil {
-		start := lineStart(src, nodeStart(n, src))
+		nStart, nEnd := nodeSpan(n, src)
+		start := lineStart(src, nStart)
 		joins := start < end
 		if !joins && piece && mathPiece(n) && start >= 0 && end >= 0 {
 			joins = bytes.Count(src[end:start], []byte{'\n'}) < 2 // no blank line between
@@ -191,7 +192,7 @@ func groupEnd(g ast.Node, src []byte) ast.Node {
 		if !joins {
 			break
 		}
-		end = max(end, nodeEnd(n, src))
+		end = max(end, nEnd)
 		piece = mathPiece(n)
 		n = n.NextSibling()
 	}
@@ -263,42 +264,16 @@ func mayBecomeLink(n ast.Node, src []byte) bool {
 	return found
 }
 
-// nodeStart returns the smallest source offset found in n's subtree (its position, lines or text),
-// or -1.
-func nodeStart(n ast.Node, src []byte) int {
-	best := -1
-	take := func(v int) {
-		if v >= 0 && v <= len(src) && (best < 0 || v < best) {
-			best = v
+// nodeSpan returns the smallest source offset and the largest end offset (exclusive) found in
+// n's subtree (positions, lines, text), in one walk; -1 where there is none.
+func nodeSpan(n ast.Node, src []byte) (start, end int) {
+	start, end = -1, -1
+	take := func(lo, hi int) {
+		if lo >= 0 && lo <= len(src) && (start < 0 || lo < start) {
+			start = lo
 		}
-	}
-	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
-		if !entering {
-			return ast.WalkContinue, nil
-		}
-		take(c.Pos())
-		if c.Type() == ast.TypeBlock {
-			if l := c.Lines(); l != nil && l.Len() > 0 {
-				take(l.At(0).Start)
-			}
-		}
-		switch c := c.(type) {
-		case *ast.Text:
-			take(c.Segment.Start)
-		case *passthrough.PassthroughInline:
-			take(c.Segment.Start)
-		}
-		return ast.WalkContinue, nil
-	})
-	return best
-}
-
-// nodeEnd returns the largest source offset (exclusive) found in n's subtree, or -1.
-func nodeEnd(n ast.Node, src []byte) int {
-	best := -1
-	take := func(v int) {
-		if v >= 0 && v <= len(src) && v > best {
-			best = v
+		if hi >= 0 && hi <= len(src) && hi > end {
+			end = hi
 		}
 	}
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
@@ -306,23 +281,25 @@ func nodeEnd(n ast.Node, src []byte) int {
 			return ast.WalkContinue, nil
 		}
 		if p := c.Pos(); p >= 0 {
-			take(p + 1)
+			take(p, p+1)
 		}
 		if c.Type() == ast.TypeBlock {
 			if l := c.Lines(); l != nil && l.Len() > 0 {
-				take(l.At(l.Len() - 1).Stop)
+				take(l.At(0).Start, l.At(l.Len()-1).Stop)
 			}
 		}
 		switch c := c.(type) {
 		case *ast.Text:
-			take(c.Segment.Stop)
+			take(c.Segment.Start, c.Segment.Stop)
 		case *passthrough.PassthroughInline:
-			take(c.Segment.Stop)
+			take(c.Segment.Start, c.Segment.Stop)
 		}
 		return ast.WalkContinue, nil
 	})
-	return best
+	return start, end
 }
+
+func nodeStart(n ast.Node, src []byte) int { start, _ := nodeSpan(n, src); return start }
 
 // lineStart returns the offset of the start of the line containing offset i (-1 if i < 0).
 func lineStart(src []byte, i int) int {
