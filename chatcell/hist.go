@@ -57,9 +57,8 @@ func (c *ChatWithHistList) setup(opts []Option) {
 		c.hist = history.New(c.listOpts()...)
 	}
 	if c.cfg.system != "" {
-		c.hist.SetSystem(c.cfg.system)
+		c.hist.SetSystem(c.cfg.system) // re-applied by every cell's declaration; saved with the next change
 	}
-	c.persist()
 }
 
 func (c *ChatWithHistList) listOpts() []history.Option {

@@ -297,3 +297,28 @@ func TestHistTokenBudgetThroughTheChat(t *testing.T) {
 		t.Error("nothing was trimmed")
 	}
 }
+
+// Every GoNB cell re-creates the chats it declares: that must read the state, not rewrite it.
+func TestHistRedeclaringWritesNothing(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	opts := liveOpts(srv, dir, WithName("cells"), WithSystem("你是一个乐于助人的助手。"))
+	path := filepath.Join(dir, "hist", "cells.gob")
+	NewHistList(opts...)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("declaring a new chat wrote %s (%v)", path, err)
+	}
+	NewHistList(opts...).Ask("第一題")
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := NewHistList(opts...)
+	after, _ := os.Stat(path)
+	if !os.SameFile(before, after) {
+		t.Error("re-declaring the chat rewrote its state file")
+	}
+	if msgs := again.Messages(); len(msgs) != 3 || msgs[0].Role != history.System {
+		t.Errorf("re-declared chat: %+v", msgs)
+	}
+}
