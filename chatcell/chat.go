@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/llm"
 
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
@@ -25,12 +25,12 @@ type Chat struct {
 }
 
 type chatState struct {
-	Version   int    `json:"version"`
-	LastID    string `json:"last_id"`
-	Seed      string `json:"seed,omitempty"`
-	Turns     int    `json:"turns"`
-	Usage     Usage  `json:"usage"`
-	LastUsage Usage  `json:"last_usage"`
+	Version   int       `json:"version"`
+	LastID    string    `json:"last_id"`
+	Seed      string    `json:"seed,omitempty"`
+	Turns     int       `json:"turns"`
+	Usage     llm.Usage `json:"usage"`
+	LastUsage llm.Usage `json:"last_usage"`
 }
 
 // New returns the chat named by WithName (default DefaultName). Inside a GoNB kernel it continues
@@ -146,12 +146,12 @@ func (c *Chat) Reset() error {
 }
 
 // Usage returns the tokens used by all turns of this chat.
-func (c *Chat) Usage() Usage {
+func (c *Chat) Usage() llm.Usage {
 	return c.state().Usage
 }
 
 // LastUsage returns the tokens used by the last turn.
-func (c *Chat) LastUsage() Usage {
+func (c *Chat) LastUsage() llm.Usage {
 	return c.state().LastUsage
 }
 
@@ -161,7 +161,7 @@ func (c *Chat) Turns() int {
 }
 
 func (c *Chat) request(cfg *config, msg string) *Request {
-	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []Message{history.UserMsg(msg)},
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: []llm.Message{llm.UserMsg(msg)},
 		PreviousResponseID: c.st.LastID, Store: cfg.store, Params: cfg.params}
 }
 
@@ -178,7 +178,7 @@ func (c *Chat) commit(_ context.Context, _ string, rep *Reply, _ string, err err
 	return c.persist()
 }
 
-func (c *Chat) totals() (Usage, int) { return c.st.Usage, c.st.Turns }
+func (c *Chat) totals() (llm.Usage, int) { return c.st.Usage, c.st.Turns }
 
 func (c *Chat) notices(*config) {}
 
@@ -201,7 +201,7 @@ func (e *hintError) Unwrap() error { return e.err }
 
 // showUsage shows a turn's token usage, the chat's running total (turns > 0) and, on a live
 // server, the estimated cost of the turn.
-func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
+func showUsage(cfg *config, cn *conn, rep *Reply, total llm.Usage, turns int) {
 	if cfg.quiet {
 		return
 	}
@@ -213,7 +213,7 @@ func showUsage(cfg *config, cn *conn, rep *Reply, total Usage, turns int) {
 	if model == "" {
 		model = cfg.model
 	}
-	if usd, known := history.Cost(model, rep.Usage); known && cn.source == Live {
+	if usd, known := llm.Cost(model, rep.Usage); known && cn.source == Live {
 		line += fmt.Sprintf("  ·  ≈ $%.6f", usd)
 	}
 	if rep.Incomplete != "" {

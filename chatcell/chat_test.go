@@ -13,7 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/openaitest"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
@@ -275,9 +276,9 @@ func TestThreadShowsEveryPageAndDeleteThreadWalksBack(t *testing.T) {
 		t.Fatalf("thread has %d messages, want %d", len(msgs), 2*turns)
 	}
 	for i, m := range msgs {
-		want := history.User
+		want := llm.User
 		if i%2 == 1 {
-			want = history.Assistant
+			want = llm.Assistant
 		}
 		if m.Role != want {
 			t.Fatalf("message %d is %s, want %s", i, m.Role, want)
@@ -333,7 +334,7 @@ func TestRollbackMovesLastIDBackAlongTheChain(t *testing.T) {
 	if chat.LastID() != ids[1] || chat.Turns() != 2 {
 		t.Errorf("after rollback(2): last=%s turns=%d, want %s 2", chat.LastID(), chat.Turns(), ids[1])
 	}
-	if len(removed) != 4 || removed[0].Role != history.User || removed[0].Content != "再往後呢?" || removed[3].Role != history.Assistant {
+	if len(removed) != 4 || removed[0].Role != llm.User || removed[0].Content != "再往後呢?" || removed[3].Role != llm.Assistant {
 		t.Errorf("removed = %+v", removed)
 	}
 	reply, _ := chat.Reply(context.Background(), "現在呢?")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/display"
 )
 
@@ -30,7 +32,7 @@ type turns interface {
 	// arrived) and returns the error to report.
 	commit(ctx context.Context, msg string, rep *Reply, partial string, err error) error
 	// totals returns the running usage and number of turns, for the usage line.
-	totals() (Usage, int)
+	totals() (llm.Usage, int)
 	// notices shows what the chat wants to say after a turn in a notebook (e.g. trimming warnings).
 	notices(cfg *config)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/llm"
 
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/openai/openai-go/v3/packages/param"
@@ -24,7 +24,7 @@ func Create(msg string, opts ...Option) Reply {
 		display.Error(cn.redact(Describe(err)))
 	}
 	if err == nil {
-		showUsage(cfg, cn, rep, Usage{}, 0)
+		showUsage(cfg, cn, rep, llm.Usage{}, 0)
 	}
 	if interrupted {
 		reraise()
@@ -46,11 +46,11 @@ func CreateContext(ctx context.Context, msg string, opts ...Option) (Reply, erro
 }
 
 func oneShot(cfg *config, msg string) *Request {
-	var input []Message
+	var input []llm.Message
 	if cfg.system != "" {
-		input = append(input, history.SystemMsg(cfg.system))
+		input = append(input, llm.SystemMsg(cfg.system))
 	}
-	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: append(input, history.UserMsg(msg)),
+	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: append(input, llm.UserMsg(msg)),
 		PreviousResponseID: cfg.previousID, Store: cfg.store, Params: cfg.params}
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -18,7 +20,7 @@ import (
 type Request struct {
 	Model              string
 	Instructions       string
-	Input              []Message // the newest user message is last
+	Input              []llm.Message // the newest user message is last
 	PreviousResponseID string
 	Store              *bool
 	Params             map[string]any // passed through as JSON
@@ -30,7 +32,7 @@ type Reply struct {
 	PreviousResponseID string
 	Model              string
 	Text               string
-	Usage              Usage
+	Usage              llm.Usage
 	// Incomplete gives the reason when the server ended the reply early (e.g. max_output_tokens).
 	Incomplete string
 }

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"os"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/history"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
@@ -21,7 +23,7 @@ import (
 type ChatWithHistList struct {
 	core
 	hist *history.List
-	last Usage
+	last llm.Usage
 }
 
 // NewHistList returns the ChatWithHistList named by WithName (default DefaultName), continuing
@@ -111,17 +113,17 @@ func (c *ChatWithHistList) History() *history.List {
 }
 
 // Messages returns a copy of the history (openai2's fetch_messages).
-func (c *ChatWithHistList) Messages() []Message {
+func (c *ChatWithHistList) Messages() []llm.Message {
 	c.ready()
 	return c.hist.Messages()
 }
 
 // Usage returns the tokens used by all turns; LastUsage those of the last turn.
-func (c *ChatWithHistList) Usage() Usage {
+func (c *ChatWithHistList) Usage() llm.Usage {
 	c.ready()
 	return c.hist.Usage()
 }
-func (c *ChatWithHistList) LastUsage() Usage {
+func (c *ChatWithHistList) LastUsage() llm.Usage {
 	c.ready()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -132,13 +134,13 @@ func (c *ChatWithHistList) LastUsage() Usage {
 // model without a price.
 func (c *ChatWithHistList) Cost() (usd float64, known bool) {
 	c.ready()
-	return history.Cost(c.cfg.model, c.hist.Usage())
+	return llm.Cost(c.cfg.model, c.hist.Usage())
 }
 
 func (c *ChatWithHistList) request(cfg *config, msg string) *Request {
 	store := false
 	return &Request{Model: cfg.model, Instructions: cfg.instructions,
-		Input: append(c.hist.Messages(), history.UserMsg(msg)), Store: &store, Params: cfg.params}
+		Input: append(c.hist.Messages(), llm.UserMsg(msg)), Store: &store, Params: cfg.params}
 }
 
 // commit records the outcome of a turn: a finished turn, or one cut short with the part that
@@ -148,14 +150,14 @@ func (c *ChatWithHistList) commit(ctx context.Context, msg string, rep *Reply, p
 	case err == nil:
 		c.last = rep.Usage
 		c.hist.AddUsage(rep.Usage)
-		c.hist.AppendTurn(history.UserMsg(msg), history.AssistantMsg(rep.Text))
+		c.hist.AppendTurn(llm.UserMsg(msg), llm.AssistantMsg(rep.Text))
 		if terr := c.hist.Trim(ctx); terr != nil && !errors.Is(terr, history.ErrPinsExceedCap) {
 			err = fmt.Errorf("the reply is kept, but summarising the history failed: %w", terr)
 		}
 	case partial != "":
-		cut := history.AssistantMsg(partial)
+		cut := llm.AssistantMsg(partial)
 		cut.Partial = true
-		c.hist.AppendTurn(history.UserMsg(msg), cut)
+		c.hist.AppendTurn(llm.UserMsg(msg), cut)
 	default:
 		return err
 	}
@@ -191,7 +193,7 @@ func (c *ChatWithHistList) Loop(opts ...Option) {
 	c.loop(opts)
 }
 
-func (c *ChatWithHistList) totals() (Usage, int) { return c.hist.Usage(), c.hist.Turns() }
+func (c *ChatWithHistList) totals() (llm.Usage, int) { return c.hist.Usage(), c.hist.Turns() }
 
 // notices shows why trimming could not keep the history within its limits (pins over the cap).
 func (c *ChatWithHistList) notices(*config) {
@@ -202,9 +204,9 @@ func (c *ChatWithHistList) notices(*config) {
 
 // summarize asks the chat's own model for a summary of older messages (001's
 // summarize_conversation). It is history's Summarizer.
-func (c *ChatWithHistList) summarize(ctx context.Context, older []Message) (string, error) {
+func (c *ChatWithHistList) summarize(ctx context.Context, older []llm.Message) (string, error) {
 	req := &Request{Model: c.cfg.model, Instructions: "请简明扼要地总结以下对话。Summarise the following conversation briefly.",
-		Input: []Message{history.UserMsg(history.Transcript(older))}, Store: new(bool), Params: c.cfg.params}
+		Input: []llm.Message{llm.UserMsg(history.Transcript(older))}, Store: new(bool), Params: c.cfg.params}
 	rep, _, err := run(ctx, c.cfg, c.conn(), c.cfg.backend, req, nil)
 	if err != nil {
 		return "", err
@@ -272,7 +274,7 @@ func (c *ChatWithHistList) ImportJSON(filename string) error {
 
 // AddDialogs imports messages, made with SystemMsg, UserMsg and AssistantMsg or exported from
 // another chat; forging a dialog steers the model (openai2's add_dialogs). They are marked forged.
-func (c *ChatWithHistList) AddDialogs(msgs ...Message) error {
+func (c *ChatWithHistList) AddDialogs(msgs ...llm.Message) error {
 	c.ready()
 	return c.do(func() error { return c.hist.AddDialogs(msgs...) })
 }
@@ -328,6 +330,6 @@ func (c *ChatWithHistList) ShowConversation() {
 }
 
 // SystemMsg, UserMsg and AssistantMsg build messages for AddDialogs (openai2's user_msg…).
-func SystemMsg(s string) Message    { return history.SystemMsg(s) }
-func UserMsg(s string) Message      { return history.UserMsg(s) }
-func AssistantMsg(s string) Message { return history.AssistantMsg(s) }
+func SystemMsg(s string) llm.Message    { return llm.SystemMsg(s) }
+func UserMsg(s string) llm.Message      { return llm.UserMsg(s) }
+func AssistantMsg(s string) llm.Message { return llm.AssistantMsg(s) }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/history"
 	"github.com/gonbchat/gonbchat/history/tokens"
 	"github.com/gonbchat/gonbchat/openaitest"
@@ -37,7 +39,7 @@ func TestHistSendsWholeHistoryWithStoreFalse(t *testing.T) {
 		t.Errorf("the model did not see the first turn:\n%s", second)
 	}
 	msgs := chat.Messages()
-	if len(msgs) != 4 || msgs[0].Content != "你知道什麼是流冰嗎？" || msgs[3].Role != history.Assistant {
+	if len(msgs) != 4 || msgs[0].Content != "你知道什麼是流冰嗎？" || msgs[3].Role != llm.Assistant {
 		t.Errorf("history = %+v", msgs)
 	}
 	if u := chat.Usage(); u.TotalTokens == 0 || u == chat.LastUsage() {
@@ -318,7 +320,7 @@ func TestHistRedeclaringWritesNothing(t *testing.T) {
 	if !os.SameFile(before, after) {
 		t.Error("re-declaring the chat rewrote its state file")
 	}
-	if msgs := again.Messages(); len(msgs) != 3 || msgs[0].Role != history.System {
+	if msgs := again.Messages(); len(msgs) != 3 || msgs[0].Role != llm.System {
 		t.Errorf("re-declared chat: %+v", msgs)
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"iter"
 
-	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
@@ -19,7 +20,7 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 	return func(yield func(Event, error) bool) {
 		svc := responses.NewResponseService()
 		params := responses.ResponseNewParams{Model: req.Model}
-		if len(req.Input) == 1 && req.Input[0].Role == history.User && req.Input[0].Name == "" {
+		if len(req.Input) == 1 && req.Input[0].Role == llm.User && req.Input[0].Name == "" {
 			params.Input.OfString = param.NewOpt(req.Input[0].Content)
 		} else {
 			for _, m := range req.Input {
@@ -52,7 +53,7 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 			case "response.completed", "response.incomplete":
 				r := ev.Response
 				rep := &Reply{ID: r.ID, PreviousResponseID: r.PreviousResponseID, Model: r.Model, Text: r.OutputText(),
-					Usage: Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.TotalTokens}}
+					Usage: llm.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.TotalTokens}}
 				if ev.Type == "response.incomplete" {
 					rep.Incomplete = r.IncompleteDetails.Reason
 					if rep.Incomplete == "" {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/llm"
 
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/openai/openai-go/v3/packages/param"
@@ -19,19 +19,19 @@ func (c *Chat) service() responses.ResponseService {
 
 // Thread returns the whole conversation that ends at the last response: every input item
 // (all pages, oldest first) and the last reply.
-func (c *Chat) Thread(ctx context.Context) ([]Message, error) {
+func (c *Chat) Thread(ctx context.Context) ([]llm.Message, error) {
 	c.ready()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.thread(ctx, c.st.LastID)
 }
 
-func (c *Chat) thread(ctx context.Context, id string) ([]Message, error) {
+func (c *Chat) thread(ctx context.Context, id string) ([]llm.Message, error) {
 	if id == "" {
 		return nil, nil
 	}
 	svc := c.service()
-	var msgs []Message
+	var msgs []llm.Message
 	pager := svc.InputItems.ListAutoPaging(ctx, id, responses.InputItemListParams{Order: responses.InputItemListParamsOrderAsc})
 	for pager.Next() {
 		if m, ok := itemMessage(pager.Current().RawJSON()); ok {
@@ -45,22 +45,22 @@ func (c *Chat) thread(ctx context.Context, id string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(msgs, history.AssistantMsg(resp.OutputText())), nil
+	return append(msgs, llm.AssistantMsg(resp.OutputText())), nil
 }
 
 // itemMessage reads a message item of the Responses API (content as a string or as parts).
-func itemMessage(raw string) (Message, bool) {
+func itemMessage(raw string) (llm.Message, bool) {
 	var item struct {
 		Type    string          `json:"type"`
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	}
 	if json.Unmarshal([]byte(raw), &item) != nil || (item.Type != "message" && item.Type != "") || item.Role == "" {
-		return Message{}, false
+		return llm.Message{}, false
 	}
 	var s string
 	if json.Unmarshal(item.Content, &s) == nil {
-		return Message{Role: history.Role(item.Role), Content: s}, true
+		return llm.Message{Role: llm.Role(item.Role), Content: s}, true
 	}
 	var parts []struct {
 		Text    string `json:"text"`
@@ -71,7 +71,7 @@ func itemMessage(raw string) (Message, bool) {
 	for _, p := range parts {
 		b.WriteString(p.Text + p.Refusal)
 	}
-	return Message{Role: history.Role(item.Role), Content: b.String()}, true
+	return llm.Message{Role: llm.Role(item.Role), Content: b.String()}, true
 }
 
 // ShowThread shows the whole thread in the cell, as the textbook's show_thread prints it.
@@ -91,7 +91,7 @@ func (c *Chat) ShowThread() error {
 }
 
 // threadMarkdown lays out a conversation: the user's lines after ">>>", replies as they are.
-func threadMarkdown(msgs []Message) string {
+func threadMarkdown(msgs []llm.Message) string {
 	var b strings.Builder
 	for i, m := range msgs {
 		if i > 0 {
@@ -156,13 +156,13 @@ func (c *Chat) Rollback(n int) error {
 	})
 }
 
-func (c *Chat) rollback(ctx context.Context, n int) ([]Message, error) {
+func (c *Chat) rollback(ctx context.Context, n int) ([]llm.Message, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("rollback needs n >= 1, got %d", n)
 	}
 	svc := c.service()
 	id := c.st.LastID
-	var removed []Message
+	var removed []llm.Message
 	for i := 0; i < n; i++ {
 		if id == "" {
 			return nil, fmt.Errorf("cannot roll back %d turns: the thread has only %d", n, i)
@@ -171,11 +171,11 @@ func (c *Chat) rollback(ctx context.Context, n int) ([]Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		turn := []Message{history.AssistantMsg(resp.OutputText())}
+		turn := []llm.Message{llm.AssistantMsg(resp.OutputText())}
 		page, err := svc.InputItems.List(ctx, id, responses.InputItemListParams{Limit: param.NewOpt[int64](1)})
 		if err == nil && len(page.Data) > 0 {
 			if m, ok := itemMessage(page.Data[0].RawJSON()); ok {
-				turn = append([]Message{m}, turn...)
+				turn = append([]llm.Message{m}, turn...)
 			}
 		}
 		removed = append(turn, removed...)

@@ -18,7 +18,7 @@
 //     written atomically under an inter-process lock. Loading a foreign, truncated or newer
 //     file gives a [*FormatError] naming the file and what was found; it never panics.
 //   - [List.ExportJSON] and [List.ImportJSON] speak openai2's fetch_messages() format.
-//   - [Usage] and [Cost] count tokens and estimate the price of a chat.
+//   - Messages, roles, usage and prices are the shared vocabulary of package llm.
 //
 // The package has no network code and does not import the OpenAI SDK: it is linked into
 // every notebook cell. Token counting with a real tokenizer lives in the sub-package

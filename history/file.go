@@ -13,15 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/internal/fsutil"
 )
 
 // File is what Save writes and Load reads: a history and what a chat needs to go on with
 // it. It has no field for an API key, base URL or any other credential, on purpose.
 type File struct {
-	Messages []Message // IDs, pins and marks included
-	MaxCount int       // the message cap (0: none)
-	Usage    Usage     // token totals so far
+	Messages []llm.Message // IDs, pins and marks included
+	MaxCount int           // the message cap (0: none)
+	Usage    llm.Usage     // token totals so far
 
 	Model        string // the model the chat used, if the caller sets it
 	Instructions string // the chat's instructions, if the caller keeps them apart from Messages
@@ -74,7 +76,7 @@ func (e *FormatError) Unwrap() error { return e.Err }
 func (l *List) Snapshot() *File {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return &File{Messages: append([]Message(nil), l.msgs...), MaxCount: l.maxCount, Usage: l.usage}
+	return &File{Messages: append([]llm.Message(nil), l.msgs...), MaxCount: l.maxCount, Usage: l.usage}
 }
 
 // List returns a new List holding the file's history, cap and usage, configured further by

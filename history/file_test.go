@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 func sampleList(t *testing.T) *List {
@@ -23,21 +25,21 @@ func sampleList(t *testing.T) *List {
 	l := New(WithMaxCount(10))
 	l.SetSystem("你是一个乐于助人的助手。")
 	ask(t, l, "自然数1的后面是几?", "2")
-	partial := AssistantMsg("3, and then")
+	partial := llm.AssistantMsg("3, and then")
 	partial.Partial = true
-	if err := l.AppendTurn(UserMsg("再往后是几?").WithName("Ariel"), partial); err != nil {
+	if err := l.AppendTurn(llm.UserMsg("再往后是几?").WithName("Ariel"), partial); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.AddDialogs(UserMsg("请问1+1=几?"), AssistantMsg("1+1=10")); err != nil {
+	if err := l.AddDialogs(llm.UserMsg("请问1+1=几?"), llm.AssistantMsg("1+1=10")); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Append(Message{Role: System, Content: SummaryPrefix + "counting", Summary: true}); err != nil {
+	if err := l.Append(llm.Message{Role: llm.System, Content: SummaryPrefix + "counting", Summary: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Pin(1, -2); err != nil {
 		t.Fatal(err)
 	}
-	l.AddUsage(Usage{InputTokens: 120, OutputTokens: 30, TotalTokens: 150})
+	l.AddUsage(llm.Usage{InputTokens: 120, OutputTokens: 30, TotalTokens: 150})
 	return l
 }
 
@@ -88,12 +90,12 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 }
 
 func TestFileListRepairsIDs(t *testing.T) {
-	f := &File{Messages: []Message{UserMsg("a"), {Role: Assistant, Content: "b", ID: 7}, {Role: User, Content: "c", ID: 7}}}
+	f := &File{Messages: []llm.Message{llm.UserMsg("a"), {Role: llm.Assistant, Content: "b", ID: 7}, {Role: llm.User, Content: "c", ID: 7}}}
 	ms := f.List().Messages()
 	if ms[0].ID == 0 || ms[1].ID != 7 || ms[2].ID == 7 || ms[0].ID == ms[2].ID {
 		t.Fatalf("IDs not repaired: %+v", ms)
 	}
-	f = &File{Messages: []Message{UserMsg("a"), {Role: Assistant, Content: "b", ID: 1<<64 - 1}}}
+	f = &File{Messages: []llm.Message{llm.UserMsg("a"), {Role: llm.Assistant, Content: "b", ID: 1<<64 - 1}}}
 	l := f.List()
 	ask(t, l, "q", "a")
 	seen := map[uint64]bool{}
@@ -196,14 +198,14 @@ func TestLoadEveryTruncation(t *testing.T) {
 // A well-formed file whose payload decodes to an invalid history (as a hostile file could)
 // is rejected, not loaded.
 func TestLoadRejectsInvalidMessages(t *testing.T) {
-	data, err := encodeFile(&File{Messages: []Message{{Role: "tool", Content: "x"}}})
+	data, err := encodeFile(&File{Messages: []llm.Message{{Role: "tool", Content: "x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := decodeFile("x.gob", data); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `unknown role "tool"`) {
 		t.Fatalf("err = %v", err)
 	}
-	if err := Save(filepath.Join(t.TempDir(), "x.gob"), &File{Messages: []Message{{Role: "tool"}}}); err == nil {
+	if err := Save(filepath.Join(t.TempDir(), "x.gob"), &File{Messages: []llm.Message{{Role: "tool"}}}); err == nil {
 		t.Fatal("Save wrote an invalid message")
 	}
 }
@@ -292,7 +294,7 @@ func stateFile(tag string, n int) *File {
 	l := New()
 	l.SetSystem("writer " + tag)
 	for i := range n {
-		l.AppendTurn(UserMsg(fmt.Sprintf("%s q%d %s", tag, i, strings.Repeat("x", 200))), AssistantMsg(fmt.Sprintf("%s a%d", tag, i)))
+		l.AppendTurn(llm.UserMsg(fmt.Sprintf("%s q%d %s", tag, i, strings.Repeat("x", 200))), llm.AssistantMsg(fmt.Sprintf("%s a%d", tag, i)))
 	}
 	f := l.Snapshot()
 	f.Meta = map[string]string{"n": strconv.Itoa(n), "tag": tag}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // checkLoaded checks what decodeFile returned for any input: an error that is a
@@ -51,10 +53,10 @@ func checkLoaded(t *testing.T, f *File, err error) {
 func fuzzSeeds(t testing.TB) (files, payloads [][]byte) {
 	l := New(WithMaxCount(4))
 	l.SetSystem("sys")
-	l.AppendTurn(UserMsg("英国的首都是什么？").WithName("Ariel"), AssistantMsg("伦敦"))
-	l.AddDialogs(UserMsg("1+1?"), Message{Role: Assistant, Content: "10", Partial: true})
+	l.AppendTurn(llm.UserMsg("英国的首都是什么？").WithName("Ariel"), llm.AssistantMsg("伦敦"))
+	l.AddDialogs(llm.UserMsg("1+1?"), llm.Message{Role: llm.Assistant, Content: "10", Partial: true})
 	l.Pin(1)
-	l.AddUsage(Usage{1, 2, 3})
+	l.AddUsage(llm.Usage{InputTokens: 1, OutputTokens: 2, TotalTokens: 3})
 	full := l.Snapshot()
 	full.Model, full.Instructions, full.Meta = "gpt-4.1-nano", "be brief", map[string]string{"temperature": "0.2"}
 	for _, f := range []*File{{}, full} {

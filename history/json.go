@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // jsonMessage is one message of openai2's fetch_messages() format.
@@ -18,7 +20,7 @@ type jsonMessage struct {
 // Completions API takes them: a JSON list of {"role", "content"} objects, with "name" only
 // when set. Text is written as UTF-8 (json.dumps(..., ensure_ascii=False)), not \u escapes.
 // The List's marks (pins, forged, summary, cut short) are not part of that format.
-func MarshalMessages(msgs []Message) ([]byte, error) {
+func MarshalMessages(msgs []llm.Message) ([]byte, error) {
 	out := make([]jsonMessage, 0, len(msgs))
 	for _, m := range msgs {
 		out = append(out, jsonMessage{Role: string(m.Role), Content: m.Content, Name: m.Name})
@@ -37,7 +39,7 @@ func MarshalMessages(msgs []Message) ([]byte, error) {
 // MarshalMessages or by Python's json.dumps(chat.fetch_messages()). It rejects unknown
 // roles, content that is not a string and invalid names, saying which message is wrong.
 // Other fields are ignored.
-func UnmarshalMessages(data []byte) ([]Message, error) {
+func UnmarshalMessages(data []byte) ([]llm.Message, error) {
 	var raw []struct {
 		Role    *string         `json:"role"`
 		Content json.RawMessage `json:"content"`
@@ -50,12 +52,12 @@ func UnmarshalMessages(data []byte) ([]Message, error) {
 		}
 		return nil, fmt.Errorf("history: reading JSON messages: %w", err)
 	}
-	msgs := make([]Message, 0, len(raw))
+	msgs := make([]llm.Message, 0, len(raw))
 	for i, r := range raw {
 		if r.Role == nil {
 			return nil, fmt.Errorf("history: JSON message %d has no \"role\"", i)
 		}
-		m := Message{Role: Role(*r.Role), Name: r.Name}
+		m := llm.Message{Role: llm.Role(*r.Role), Name: r.Name}
 		if len(r.Content) == 0 || string(r.Content) == "null" {
 			return nil, fmt.Errorf("history: JSON message %d (%s) has no \"content\"", i, *r.Role)
 		}

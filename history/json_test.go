@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // The example of openai2's 对话导出与导入 section, as Python writes it with
@@ -58,7 +60,7 @@ func TestJSONRoundTripOpenAI2Example(t *testing.T) {
 }
 
 func TestJSONNameAndHTML(t *testing.T) {
-	out, err := MarshalMessages([]Message{UserMsg("a < b && c > d").WithName("Tony")})
+	out, err := MarshalMessages([]llm.Message{llm.UserMsg("a < b && c > d").WithName("Tony")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +75,11 @@ func TestJSONNameAndHTML(t *testing.T) {
 
 func TestJSONImportRejects(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{`[{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}]`, `JSON message 1: history: unknown role "tool"`},
+		{`[{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}]`, `JSON message 1: unknown role "tool"`},
 		{`[{"content": "hi"}]`, `JSON message 0 has no "role"`},
 		{`[{"role": "assistant", "content": null}]`, `JSON message 0 (assistant) has no "content"`},
 		{`[{"role": "user", "content": [{"type": "text", "text": "hi"}]}]`, `"content" must be a string`},
-		{`[{"role": "user", "content": "hi", "name": "苏轼"}]`, `name "苏轼"`},
+		{`[{"role": "user", "content": "hi", "name": "苏 轼"}]`, `name "苏 轼"`},
 		{`{"role": "user", "content": "hi"}`, `want a JSON list of messages`},
 		{`[{"role": "user", "content": "hi"`, `reading JSON messages`},
 	}

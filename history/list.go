@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // List is a conversation history. Its zero value is an empty history with no cap and no
 // trimming strategy. A List is safe for concurrent use; it must not be copied after first use.
 type List struct {
 	mu         sync.Mutex
-	msgs       []Message
+	msgs       []llm.Message
 	lastID     uint64
 	maxCount   int
 	strategies []Strategy
-	usage      Usage
+	usage      llm.Usage
 	warning    error
 }
 
@@ -54,7 +56,7 @@ func (l *List) Turns() int {
 }
 
 // Messages returns a copy of the history, oldest first.
-func (l *List) Messages() []Message {
+func (l *List) Messages() []llm.Message {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.msgs)
@@ -71,34 +73,34 @@ func (l *List) Warning() error {
 // Append adds messages as they are (for example a system prompt, or a user message whose
 // reply failed), then trims. It adds nothing if a message is invalid. It returns only
 // validation errors: a trimming warning is recorded for Warning.
-func (l *List) Append(msgs ...Message) error {
+func (l *List) Append(msgs ...llm.Message) error {
 	return l.add(false, msgs)
 }
 
 // AppendTurn adds a completed turn: the user's message and the assistant's replies (usually
 // one; mark a reply that was cut short with Partial), then trims. Like Append, it returns
 // only validation errors; see Warning for trimming.
-func (l *List) AppendTurn(user Message, replies ...Message) error {
-	if user.Role != User {
+func (l *List) AppendTurn(user llm.Message, replies ...llm.Message) error {
+	if user.Role != llm.User {
 		return fmt.Errorf("history: a turn starts with a user message, not %s", roleName(user.Role))
 	}
 	for _, r := range replies {
-		if r.Role != Assistant {
+		if r.Role != llm.Assistant {
 			return fmt.Errorf("history: a turn is answered by assistant messages, not %s", roleName(r.Role))
 		}
 	}
-	return l.add(false, append([]Message{user}, replies...))
+	return l.add(false, append([]llm.Message{user}, replies...))
 }
 
 // AddDialogs imports messages, for example a conversation exported with ExportJSON or one
 // made up to steer the model (openai2's add_dialogs). The messages are marked Forged. Their
 // Pinned flags are kept; their IDs are replaced by new ones. It adds nothing if a message
 // is invalid.
-func (l *List) AddDialogs(msgs ...Message) error {
+func (l *List) AddDialogs(msgs ...llm.Message) error {
 	return l.add(true, msgs)
 }
 
-func (l *List) add(forged bool, msgs []Message) error {
+func (l *List) add(forged bool, msgs []llm.Message) error {
 	for i, m := range msgs {
 		if err := m.Validate(); err != nil {
 			return fmt.Errorf("message %d: %w", i, err)
@@ -118,7 +120,7 @@ func (l *List) add(forged bool, msgs []Message) error {
 	return nil
 }
 
-func roleName(r Role) string {
+func roleName(r llm.Role) string {
 	if r == "" {
 		return "a message with no role"
 	}
@@ -132,10 +134,10 @@ func (l *List) SetSystem(prompt string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, m := range l.msgs {
-		if !m.Role.instruction() {
+		if !m.Role.Instruction() {
 			break
 		}
-		if m.Role == System && !m.Summary {
+		if m.Role == llm.System && !m.Summary {
 			if prompt == "" {
 				l.msgs = slices.Delete(l.msgs, i, i+1)
 			} else {
@@ -148,7 +150,7 @@ func (l *List) SetSystem(prompt string) {
 		return
 	}
 	l.lastID++
-	l.msgs = slices.Insert(l.msgs, 0, Message{Role: System, Content: prompt, ID: l.lastID})
+	l.msgs = slices.Insert(l.msgs, 0, llm.Message{Role: llm.System, Content: prompt, ID: l.lastID})
 }
 
 // Rollback removes the last n turns and returns the removed messages, oldest first, so that
@@ -156,7 +158,7 @@ func (l *List) SetSystem(prompt string) {
 // got no reply is a turn, two questions in a row are two turns, and system or developer
 // messages between turns are not removed. Rollback removes pinned messages too. It removes
 // nothing and returns an error if n < 1 or the history has fewer than n turns.
-func (l *List) Rollback(n int) ([]Message, error) {
+func (l *List) Rollback(n int) ([]llm.Message, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	spans := turnSpans(l.msgs)
@@ -184,13 +186,13 @@ func (l *List) Rollback(n int) ([]Message, error) {
 func (l *List) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.msgs = slices.DeleteFunc(l.msgs, func(m Message) bool { return !m.Role.instruction() || m.Summary })
+	l.msgs = slices.DeleteFunc(l.msgs, func(m llm.Message) bool { return !m.Role.Instruction() || m.Summary })
 	l.warning = nil
 }
 
 // removeLocked deletes the messages at the given positions and returns them in order.
-func (l *List) removeLocked(drop map[int]bool) []Message {
-	var removed []Message
+func (l *List) removeLocked(drop map[int]bool) []llm.Message {
+	var removed []llm.Message
 	kept := l.msgs[:0]
 	for i, m := range l.msgs {
 		if drop[i] {
@@ -269,14 +271,14 @@ func (l *List) SetStrategy(s ...Strategy) error {
 }
 
 // Usage returns the tokens counted with AddUsage.
-func (l *List) Usage() Usage {
+func (l *List) Usage() llm.Usage {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.usage
 }
 
 // AddUsage adds the usage of a request to the totals.
-func (l *List) AddUsage(u Usage) {
+func (l *List) AddUsage(u llm.Usage) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.usage = l.usage.Add(u)
@@ -291,13 +293,13 @@ type span struct {
 // turnSpans groups the user and assistant messages into turns. A user message starts a
 // turn; assistant messages join the current turn, or start one if there is none. System and
 // developer messages belong to no turn and do not end one.
-func turnSpans(msgs []Message) []span {
+func turnSpans(msgs []llm.Message) []span {
 	var spans []span
 	for i, m := range msgs {
 		switch m.Role {
-		case User:
+		case llm.User:
 			spans = append(spans, span{user: i, idx: []int{i}})
-		case Assistant:
+		case llm.Assistant:
 			if len(spans) == 0 {
 				spans = append(spans, span{user: -1})
 			}

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // brief renders messages as "role:content" strings, with a * for pinned ones.
-func brief(msgs []Message) []string {
+func brief(msgs []llm.Message) []string {
 	var out []string
 	for _, m := range msgs {
 		s := string(m.Role) + ":" + m.Content
@@ -31,7 +33,7 @@ func wantMsgs(t *testing.T, l *List, want ...string) {
 // ask appends a completed turn the way ChatWithHistList does.
 func ask(t *testing.T, l *List, q, a string) {
 	t.Helper()
-	if err := l.AppendTurn(UserMsg(q), AssistantMsg(a)); err != nil {
+	if err := l.AppendTurn(llm.UserMsg(q), llm.AssistantMsg(a)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -87,21 +89,21 @@ func TestIDsAreUniqueAndStable(t *testing.T) {
 
 func TestAppendTurnChecksRoles(t *testing.T) {
 	var l List
-	if err := l.AppendTurn(AssistantMsg("a"), AssistantMsg("b")); err == nil {
+	if err := l.AppendTurn(llm.AssistantMsg("a"), llm.AssistantMsg("b")); err == nil {
 		t.Fatal("a turn starting with an assistant message was accepted")
 	}
-	if err := l.AppendTurn(UserMsg("q"), UserMsg("q2")); err == nil {
+	if err := l.AppendTurn(llm.UserMsg("q"), llm.UserMsg("q2")); err == nil {
 		t.Fatal("a turn answered by a user message was accepted")
 	}
-	if err := l.Append(Message{Role: "tool", Content: "x"}); err == nil || !strings.Contains(err.Error(), `"tool"`) {
+	if err := l.Append(llm.Message{Role: "tool", Content: "x"}); err == nil || !strings.Contains(err.Error(), `"tool"`) {
 		t.Fatalf("unknown role: err = %v", err)
 	}
 	if l.Len() != 0 {
 		t.Fatalf("invalid appends added messages: %q", brief(l.Messages()))
 	}
-	partial := AssistantMsg("half an ans")
+	partial := llm.AssistantMsg("half an ans")
 	partial.Partial = true
-	if err := l.AppendTurn(UserMsg("q"), partial); err != nil {
+	if err := l.AppendTurn(llm.UserMsg("q"), partial); err != nil {
 		t.Fatal(err)
 	}
 	if !l.Messages()[1].Partial {
@@ -110,21 +112,21 @@ func TestAppendTurnChecksRoles(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	for _, ok := range []string{"", "Tony", "a_b_9", strings.Repeat("x", 64)} {
-		if err := ValidateName(ok); err != nil {
+	for _, ok := range []string{"", "Tony", "a_b_9", "a-b", "苏轼", "李清照", "小明2", strings.Repeat("x", 64), strings.Repeat("诗", 64)} {
+		if err := llm.ValidateName(ok); err != nil {
 			t.Errorf("ValidateName(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"苏轼", "a b", "a-b", "x,y", strings.Repeat("x", 65)} {
-		if err := ValidateName(bad); err == nil {
+	for _, bad := range []string{"苏 轼", "a b", "x,y", "<|im_end|>", "a/b", strings.Repeat("x", 65), strings.Repeat("诗", 65)} {
+		if err := llm.ValidateName(bad); err == nil {
 			t.Errorf("ValidateName(%q) accepted it", bad)
 		}
 	}
 	var l List
-	if err := l.AddDialogs(UserMsg("hi").WithName("bad name")); err == nil {
+	if err := l.AddDialogs(llm.UserMsg("hi").WithName("bad name")); err == nil {
 		t.Fatal("AddDialogs accepted an invalid name")
 	}
-	if err := l.AddDialogs(UserMsg("hi").WithName("Tony")); err != nil || l.Messages()[0].Name != "Tony" {
+	if err := l.AddDialogs(llm.UserMsg("hi").WithName("Tony")); err != nil || l.Messages()[0].Name != "Tony" {
 		t.Fatalf("err=%v msgs=%+v", err, l.Messages())
 	}
 }
@@ -132,7 +134,7 @@ func TestNames(t *testing.T) {
 func TestAddDialogsMarksForged(t *testing.T) {
 	var l List
 	ask(t, &l, "real q", "real a")
-	in := []Message{UserMsg("请问1+1=几?"), AssistantMsg("1+1=10"), {Role: User, Content: "那10+10=几?", ID: 99, Pinned: true}}
+	in := []llm.Message{llm.UserMsg("请问1+1=几?"), llm.AssistantMsg("1+1=10"), {Role: llm.User, Content: "那10+10=几?", ID: 99, Pinned: true}}
 	if err := l.AddDialogs(in...); err != nil {
 		t.Fatal(err)
 	}
@@ -185,14 +187,14 @@ func TestRollbackOpenAI2Example(t *testing.T) {
 func TestRollbackIrregularHistory(t *testing.T) {
 	var l List
 	if err := l.AddDialogs(
-		SystemMsg("sys"),
-		AssistantMsg("greeting"), // a reply with no question: a turn of its own
-		UserMsg("q1"),
-		UserMsg("q2"), // two questions in a row: two turns
-		AssistantMsg("a2"),
-		SystemMsg("mid"), // not part of any turn
-		AssistantMsg("a2 again"),
-		UserMsg("q3"), // no reply
+		llm.SystemMsg("sys"),
+		llm.AssistantMsg("greeting"), // a reply with no question: a turn of its own
+		llm.UserMsg("q1"),
+		llm.UserMsg("q2"), // two questions in a row: two turns
+		llm.AssistantMsg("a2"),
+		llm.SystemMsg("mid"), // not part of any turn
+		llm.AssistantMsg("a2 again"),
+		llm.UserMsg("q3"), // no reply
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -231,10 +233,10 @@ func TestReset(t *testing.T) {
 	var l List
 	l.SetSystem("you are helpful")
 	ask(t, &l, "q1", "a1")
-	l.Append(Message{Role: System, Content: "Summary of...", Summary: true})
+	l.Append(llm.Message{Role: llm.System, Content: "Summary of...", Summary: true})
 	ask(t, &l, "q2", "a2")
 	l.Pin(1)
-	l.AddUsage(Usage{InputTokens: 5, OutputTokens: 7, TotalTokens: 12})
+	l.AddUsage(llm.Usage{InputTokens: 5, OutputTokens: 7, TotalTokens: 12})
 	l.Reset()
 	wantMsgs(t, &l, "system:you are helpful")
 	if l.Usage().TotalTokens != 12 {
@@ -445,14 +447,14 @@ func TestTrimInvariants(t *testing.T) {
 		var pinned []uint64
 		for step := range 12 {
 			before := l.Messages()
-			var turn []Message
+			var turn []llm.Message
 			switch next(4) {
 			case 0:
-				turn = []Message{UserMsg(fmt.Sprint("q", step))}
+				turn = []llm.Message{llm.UserMsg(fmt.Sprint("q", step))}
 			case 1:
-				turn = []Message{UserMsg(fmt.Sprint("q", step)), AssistantMsg("a"), AssistantMsg("b")}
+				turn = []llm.Message{llm.UserMsg(fmt.Sprint("q", step)), llm.AssistantMsg("a"), llm.AssistantMsg("b")}
 			default:
-				turn = []Message{UserMsg(fmt.Sprint("q", step)), AssistantMsg(fmt.Sprint("a", step))}
+				turn = []llm.Message{llm.UserMsg(fmt.Sprint("q", step)), llm.AssistantMsg(fmt.Sprint("a", step))}
 			}
 			if err := l.AppendTurn(turn[0], turn[1:]...); err != nil {
 				t.Fatal(err)
@@ -463,7 +465,7 @@ func TestTrimInvariants(t *testing.T) {
 				if m.Content != turn[i].Content {
 					t.Fatalf("round %d: newest turn not kept: %q", round, brief(after))
 				}
-				if m.Role == Assistant {
+				if m.Role == llm.Assistant {
 					question[m.ID] = newest[0].ID
 				}
 			}
@@ -472,7 +474,7 @@ func TestTrimInvariants(t *testing.T) {
 				present[m.ID] = true
 			}
 			for _, id := range pinned {
-				wasThere := slices.ContainsFunc(before, func(m Message) bool { return m.ID == id })
+				wasThere := slices.ContainsFunc(before, func(m llm.Message) bool { return m.ID == id })
 				if wasThere && !present[id] {
 					t.Fatalf("round %d: pinned message %d trimmed: %q", round, id, brief(after))
 				}
@@ -508,11 +510,11 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer func() { done <- true }()
 			for i := range 50 {
-				l.AppendTurn(UserMsg(fmt.Sprint(g, i)), AssistantMsg("a"))
+				l.AppendTurn(llm.UserMsg(fmt.Sprint(g, i)), llm.AssistantMsg("a"))
 				l.Pin(-1)
 				_ = l.Messages()
 				_ = l.Markdown()
-				l.AddUsage(Usage{1, 1, 2})
+				l.AddUsage(llm.Usage{InputTokens: 1, OutputTokens: 1, TotalTokens: 2})
 				if i%10 == 0 {
 					l.Rollback(1)
 				}

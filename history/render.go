@@ -3,10 +3,12 @@ package history
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // marks returns the visible marks of a message.
-func (m Message) marks() string {
+func marks(m llm.Message) string {
 	var b strings.Builder
 	if m.Pinned {
 		b.WriteString(" 📌")
@@ -23,8 +25,8 @@ func (m Message) marks() string {
 	return b.String()
 }
 
-func (m Message) header(i int) string {
-	s := fmt.Sprintf("[%d] %s", i, m.Role.label())
+func header(m llm.Message, i int) string {
+	s := fmt.Sprintf("[%d] %s", i, label(m.Role))
 	if m.Name != "" {
 		s += " (" + m.Name + ")"
 	}
@@ -43,15 +45,15 @@ func (l *List) Markdown() string {
 	}
 	var b strings.Builder
 	for i, m := range msgs {
-		if m.Role.instruction() {
-			fmt.Fprintf(&b, "> *%s%s:*\n", m.header(i), m.marks())
+		if m.Role.Instruction() {
+			fmt.Fprintf(&b, "> *%s%s:*\n", header(m, i), marks(m))
 			for line := range strings.SplitSeq(m.Content, "\n") {
 				fmt.Fprintf(&b, "> %s\n", line)
 			}
 			b.WriteString("\n")
 			continue
 		}
-		fmt.Fprintf(&b, "**%s**%s\n\n%s\n\n", m.header(i), m.marks(), m.Content)
+		fmt.Fprintf(&b, "**%s**%s\n\n%s\n\n", header(m, i), marks(m), m.Content)
 	}
 	return b.String()
 }
@@ -65,7 +67,7 @@ func (l *List) String() string {
 	}
 	var b strings.Builder
 	for i, m := range msgs {
-		fmt.Fprintf(&b, "%s%s: %s\n\n", m.header(i), m.marks(), m.Content)
+		fmt.Fprintf(&b, "%s%s: %s\n\n", header(m, i), marks(m), m.Content)
 	}
 	return b.String()
 }

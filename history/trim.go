@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 // ErrPinsExceedCap is matched (with errors.Is) by the warning a List records when trimming
@@ -59,13 +61,13 @@ func (s windowStrategy) trim(l *List) error {
 // provides one backed by OpenAI's tokenizers.
 type TokenCounter interface {
 	// MessageTokens returns the tokens of one message, its per-message overhead included.
-	MessageTokens(m Message) int
+	MessageTokens(m llm.Message) int
 	// PrimingTokens returns the tokens every reply is primed with.
 	PrimingTokens() int
 }
 
 // CountTokens returns the tokens c counts for sending msgs.
-func CountTokens(c TokenCounter, msgs []Message) int {
+func CountTokens(c TokenCounter, msgs []llm.Message) int {
 	n := c.PrimingTokens()
 	for _, m := range msgs {
 		n += c.MessageTokens(m)
@@ -113,7 +115,7 @@ func (s tokenStrategy) trim(l *List) error {
 // Summarizer condenses older messages into a summary, typically by asking a model
 // (001's summarize_conversation). The messages may start with an earlier summary.
 // Transcript formats them as text for a prompt.
-type Summarizer func(ctx context.Context, older []Message) (string, error)
+type Summarizer func(ctx context.Context, older []llm.Message) (string, error)
 
 // SummaryPrefix starts the content of a summary message.
 const SummaryPrefix = "Summary of the earlier conversation: "
@@ -170,7 +172,7 @@ func (l *List) summarize(ctx context.Context, s summaryStrategy) error {
 			take[i] = true
 		}
 	}
-	var older []Message
+	var older []llm.Message
 	ids := make(map[uint64]bool)
 	turnMsgs := 0
 	for i, m := range l.msgs {
@@ -195,22 +197,22 @@ func (l *List) summarize(ctx context.Context, s summaryStrategy) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.msgs = slices.DeleteFunc(l.msgs, func(m Message) bool { return ids[m.ID] })
+	l.msgs = slices.DeleteFunc(l.msgs, func(m llm.Message) bool { return ids[m.ID] })
 	at := 0
-	for at < len(l.msgs) && l.msgs[at].Role.instruction() && !l.msgs[at].Summary {
+	for at < len(l.msgs) && l.msgs[at].Role.Instruction() && !l.msgs[at].Summary {
 		at++
 	}
 	l.lastID++
-	l.msgs = slices.Insert(l.msgs, at, Message{Role: System, Content: SummaryPrefix + text, Summary: true, ID: l.lastID})
+	l.msgs = slices.Insert(l.msgs, at, llm.Message{Role: llm.System, Content: SummaryPrefix + text, Summary: true, ID: l.lastID})
 	return nil
 }
 
 // Transcript formats messages as "role: content" lines, the way 001's summarize_conversation
 // does, for a summarizer's prompt. System messages are skipped, except earlier summaries.
-func Transcript(msgs []Message) string {
+func Transcript(msgs []llm.Message) string {
 	var b strings.Builder
 	for _, m := range msgs {
-		if m.Role.instruction() && !m.Summary {
+		if m.Role.Instruction() && !m.Summary {
 			continue
 		}
 		fmt.Fprintf(&b, "%s: %s\n", m.Role, m.Content)
@@ -268,10 +270,10 @@ func (l *List) dropOldest(over func() bool) bool {
 
 // removable returns the positions of the messages of a turn that trimming may remove:
 // all of them but pinned ones and the question of a pinned reply.
-func removable(msgs []Message, sp span) []int {
+func removable(msgs []llm.Message, sp span) []int {
 	keepQuestion := false
 	for _, i := range sp.idx {
-		if msgs[i].Role == Assistant && msgs[i].Pinned {
+		if msgs[i].Role == llm.Assistant && msgs[i].Pinned {
 			keepQuestion = true
 		}
 	}
@@ -286,10 +288,10 @@ func removable(msgs []Message, sp span) []int {
 }
 
 // turnMessages counts user and assistant messages (what the message cap counts).
-func turnMessages(msgs []Message) int {
+func turnMessages(msgs []llm.Message) int {
 	n := 0
 	for _, m := range msgs {
-		if !m.Role.instruction() {
+		if !m.Role.Instruction() {
 			n++
 		}
 	}
@@ -297,7 +299,7 @@ func turnMessages(msgs []Message) int {
 }
 
 // pinnedCount counts the user and assistant messages that pins keep.
-func pinnedCount(msgs []Message) int {
+func pinnedCount(msgs []llm.Message) int {
 	n := 0
 	for _, sp := range turnSpans(msgs) {
 		n += len(sp.idx) - len(removable(msgs, sp))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gonbchat/gonbchat/llm"
 )
 
 func TestSlidingWindow(t *testing.T) {
@@ -32,8 +34,8 @@ func TestSlidingWindow(t *testing.T) {
 // trimming logic; package tokens tests the real tokenizer.
 type runeCounter struct{}
 
-func (runeCounter) MessageTokens(m Message) int { return 3 + len([]rune(m.Content)) }
-func (runeCounter) PrimingTokens() int          { return 3 }
+func (runeCounter) MessageTokens(m llm.Message) int { return 3 + len([]rune(m.Content)) }
+func (runeCounter) PrimingTokens() int              { return 3 }
 
 func TestTokenBudget(t *testing.T) {
 	const budget = 60
@@ -58,8 +60,8 @@ func TestTokenBudget(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	var calls [][]Message
-	fn := func(ctx context.Context, older []Message) (string, error) {
+	var calls [][]llm.Message
+	fn := func(ctx context.Context, older []llm.Message) (string, error) {
 		calls = append(calls, older)
 		return fmt.Sprintf("%d messages about numbers", len(older)), nil
 	}
@@ -102,7 +104,7 @@ func TestSummarize(t *testing.T) {
 		"user:q1", "assistant:a1*", "user:q5", "assistant:a5", "user:q6", "assistant:a6")
 	// A failing summarizer leaves the history as it was.
 	before := l.Messages()
-	l.SetStrategy(Summarize(1, 1, func(context.Context, []Message) (string, error) { return "", errors.New("no network") }))
+	l.SetStrategy(Summarize(1, 1, func(context.Context, []llm.Message) (string, error) { return "", errors.New("no network") }))
 	if err := l.Trim(t.Context()); err == nil || !strings.Contains(err.Error(), "no network") {
 		t.Fatalf("Trim = %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"context"
 	"iter"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/chatcell"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -65,7 +67,7 @@ func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *cha
 				return
 			}
 			if ch.JSON.Usage.Valid() && ch.Usage.TotalTokens > 0 {
-				rep.Usage = chatcell.Usage{InputTokens: ch.Usage.PromptTokens, OutputTokens: ch.Usage.CompletionTokens, TotalTokens: ch.Usage.TotalTokens}
+				rep.Usage = llm.Usage{InputTokens: ch.Usage.PromptTokens, OutputTokens: ch.Usage.CompletionTokens, TotalTokens: ch.Usage.TotalTokens}
 			}
 		}
 		if err := s.Err(); err != nil {
@@ -80,7 +82,7 @@ func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *cha
 
 // Messages builds a Chat Completions message list: the instructions as a system message (when
 // not empty), then the messages with their roles and names.
-func Messages(instructions string, msgs []chatcell.Message) []openai.ChatCompletionMessageParamUnion {
+func Messages(instructions string, msgs []llm.Message) []openai.ChatCompletionMessageParamUnion {
 	var out []openai.ChatCompletionMessageParamUnion
 	if instructions != "" {
 		out = append(out, openai.SystemMessage(instructions))
@@ -89,7 +91,7 @@ func Messages(instructions string, msgs []chatcell.Message) []openai.ChatComplet
 		var u openai.ChatCompletionMessageParamUnion
 		name := param.Opt[string]{}
 		if m.Name != "" {
-			name = param.NewOpt(m.Name)
+			name = param.NewOpt(llm.WireName(m.Name))
 		}
 		switch string(m.Role) {
 		case "system":

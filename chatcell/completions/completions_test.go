@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/chatcell"
 	"github.com/gonbchat/gonbchat/chatcell/completions"
-	"github.com/gonbchat/gonbchat/history"
 	"github.com/gonbchat/gonbchat/openaitest"
 )
 
@@ -98,7 +99,7 @@ func TestCompletionsErrorsAndDroppedStreams(t *testing.T) {
 		t.Fatal("a dropped stream succeeded")
 	}
 	msgs := chat.Messages()
-	if len(msgs) != 2 || !msgs[1].Partial || msgs[1].Role != history.Assistant {
+	if len(msgs) != 2 || !msgs[1].Partial || msgs[1].Role != llm.Assistant {
 		t.Errorf("want the cut-short reply kept and marked: %+v", msgs)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/history"
 	"github.com/tiktoken-go/tokenizer"
 )
@@ -92,7 +94,7 @@ const (
 
 // MessageTokens returns the tokens of one message: its role, content and name, plus the
 // per-message overhead.
-func (c *Counter) MessageTokens(m history.Message) int {
+func (c *Counter) MessageTokens(m llm.Message) int {
 	n := tokensPerMessage + c.Text(string(m.Role)) + c.Text(m.Content)
 	if m.Name != "" {
 		n += c.Text(m.Name) + tokensPerName
@@ -104,4 +106,4 @@ func (c *Counter) MessageTokens(m history.Message) int {
 func (c *Counter) PrimingTokens() int { return replyPriming }
 
 // Count returns the input tokens of a request sending msgs.
-func (c *Counter) Count(msgs []history.Message) int { return history.CountTokens(c, msgs) }
+func (c *Counter) Count(msgs []llm.Message) int { return history.CountTokens(c, msgs) }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonbchat/gonbchat/llm"
+
 	"github.com/gonbchat/gonbchat/history"
 )
 
@@ -48,11 +50,11 @@ func TestCountOverheads(t *testing.T) {
 		if hello != 2 {
 			t.Fatalf("%s: %q is %d tokens, want 2", enc, "hello world", hello)
 		}
-		msgs := []history.Message{history.UserMsg("hello world")}
+		msgs := []llm.Message{llm.UserMsg("hello world")}
 		if got, want := c.Count(msgs), 3+c.Text("user")+hello+3; got != want {
 			t.Errorf("%s: Count = %d, want %d", enc, got, want)
 		}
-		named := history.UserMsg("hello world").WithName("Tony")
+		named := llm.UserMsg("hello world").WithName("Tony")
 		if got, want := c.MessageTokens(named), 3+c.Text("user")+hello+c.Text("Tony")+1; got != want {
 			t.Errorf("%s: MessageTokens(named) = %d, want %d", enc, got, want)
 		}
@@ -80,14 +82,14 @@ func TestTokenBudgetWithTokenizer(t *testing.T) {
 	for i := range 30 {
 		q := fmt.Sprintf("这是测试消息 %d。告诉我一些关于太空的有趣事实。", i)
 		a := fmt.Sprintf("Fact %d: %s", i, strings.Repeat("space is big and mostly empty. ", i%4+1))
-		if err := l.AppendTurn(history.UserMsg(q), history.AssistantMsg(a)); err != nil {
+		if err := l.AppendTurn(llm.UserMsg(q), llm.AssistantMsg(a)); err != nil {
 			t.Fatal(err)
 		}
 		msgs := l.Messages()
 		if n := c.Count(msgs); n > budget {
 			t.Fatalf("turn %d: %d tokens, over the budget of %d", i, n, budget)
 		}
-		if msgs[0].Role != history.System {
+		if msgs[0].Role != llm.System {
 			t.Fatalf("turn %d: the system prompt was trimmed", i)
 		}
 		if last := msgs[len(msgs)-2:]; last[0].Content != q || last[1].Content != a {

@@ -1,4 +1,4 @@
-package history
+package llm
 
 import (
 	"math"
@@ -6,10 +6,8 @@ import (
 )
 
 func TestUsageAdd(t *testing.T) {
-	var l List
-	l.AddUsage(Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15})
-	l.AddUsage(Usage{InputTokens: 1, OutputTokens: 2, TotalTokens: 3})
-	if got := l.Usage(); got != (Usage{11, 7, 18}) {
+	got := Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15}.Add(Usage{InputTokens: 1, OutputTokens: 2, TotalTokens: 3})
+	if got != (Usage{11, 7, 18}) {
 		t.Fatalf("Usage() = %+v", got)
 	}
 }
