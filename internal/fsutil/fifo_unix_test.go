@@ -38,4 +38,3 @@ func TestReadFileRefusesSpecialFilesAtOnce(t *testing.T) {
 		t.Error("the FIFO was replaced")
 	}
 }
-
