@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"github.com/gonbchat/gonbchat/llm"
 
 	"github.com/gonbchat/gonbchat/openaitest"
-	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
 )
 
@@ -29,10 +29,23 @@ func newServer(t *testing.T, opts ...openaitest.Option) *openaitest.Server {
 	return srv
 }
 
-// liveOpts points a chat at srv as a live server would be, with its state in dir.
-func liveOpts(srv *openaitest.Server, dir string, more ...Option) []Option {
-	return append([]Option{WithBaseURL(srv.URL), WithAPIKey(testKey), WithStateDir(dir), WithQuiet()}, more...)
+// chatOpts points a Chat at srv as a live server would be, with its state in dir.
+func chatOpts(srv *openaitest.Server, dir string, more ...ChatOption) []ChatOption {
+	return append([]ChatOption{WithBaseURL(srv.URL), WithAPIKey(testKey), WithStateDir(dir), WithQuiet()}, more...)
 }
+
+// histOpts does the same for a ChatWithHistList.
+func histOpts(srv *openaitest.Server, dir string, more ...HistOption) []HistOption {
+	return append([]HistOption{WithBaseURL(srv.URL), WithAPIKey(testKey), WithStateDir(dir), WithQuiet()}, more...)
+}
+
+// createOpts does the same for Create.
+func createOpts(srv *openaitest.Server, more ...CreateOption) []CreateOption {
+	return append([]CreateOption{WithBaseURL(srv.URL), WithAPIKey(testKey), WithQuiet()}, more...)
+}
+
+// withInput makes Loop read lines from r (tests).
+func withInput(r io.Reader) Option { return Option{func(c *config) { c.input = r }} }
 
 func lastRequest(t *testing.T, srv *openaitest.Server, path string) map[string]any {
 	t.Helper()
@@ -48,7 +61,7 @@ func lastRequest(t *testing.T, srv *openaitest.Server, path string) map[string]a
 
 func TestChatChainsTurnsWithPreviousResponseID(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
+	chat := New(chatOpts(srv, t.TempDir())...)
 	first := chat.Ask("你知道什麼是流冰嗎？")
 	if first == "" || chat.Err() != nil {
 		t.Fatalf("first turn: %q, %v", first, chat.Err())
@@ -92,22 +105,22 @@ func TestChatChainsTurnsWithPreviousResponseID(t *testing.T) {
 func TestChatSurvivesAcrossCells(t *testing.T) {
 	srv := newServer(t)
 	dir := t.TempDir()
-	cell2 := New(liveOpts(srv, dir, WithName("ch3"))...)
+	cell2 := New(chatOpts(srv, dir, WithName("ch3"))...)
 	cell2.Ask("你知道什麼是流冰嗎？")
 	id := cell2.LastID()
 
-	cell3 := New(liveOpts(srv, dir, WithName("ch3"))...)
+	cell3 := New(chatOpts(srv, dir, WithName("ch3"))...)
 	if cell3.LastID() != id || cell3.Turns() != 1 || cell3.Usage() != cell2.Usage() {
 		t.Fatalf("cell 3 sees last=%q turns=%d, want %q 1", cell3.LastID(), cell3.Turns(), id)
 	}
-	other := New(liveOpts(srv, dir, WithName("other"))...)
+	other := New(chatOpts(srv, dir, WithName("other"))...)
 	if other.LastID() != "" {
 		t.Errorf("a differently named chat shares state: %q", other.LastID())
 	}
 	// WithLastID seeds a new chat once; re-declaring it (next cell) does not reset its thread.
-	fork := New(liveOpts(srv, dir, WithName("fork"), WithLastID(id))...)
+	fork := New(chatOpts(srv, dir, WithName("fork"), WithLastID(id))...)
 	fork.Ask("哪裡看得到？")
-	again := New(liveOpts(srv, dir, WithName("fork"), WithLastID(id))...)
+	again := New(chatOpts(srv, dir, WithName("fork"), WithLastID(id))...)
 	if again.LastID() == id || again.LastID() != fork.LastID() {
 		t.Errorf("re-declared fork restarted: %q, want %q", again.LastID(), fork.LastID())
 	}
@@ -115,7 +128,7 @@ func TestChatSurvivesAcrossCells(t *testing.T) {
 
 func TestStoreFalseThenChainingGivesServerMessage(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir(), WithStore(false))...)
+	chat := New(chatOpts(srv, t.TempDir(), WithStore(false))...)
 	if chat.Ask("你知道什麼是流冰嗎？") == "" {
 		t.Fatal(chat.Err())
 	}
@@ -143,7 +156,7 @@ func TestStoreFalseThenChainingGivesServerMessage(t *testing.T) {
 
 func TestParamsPassThrough(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir(), WithInstructions("只用英文"), WithModel("gpt-4.1-mini"))...)
+	chat := New(chatOpts(srv, t.TempDir(), WithInstructions("只用英文"), WithModel("gpt-4.1-mini"))...)
 	chat.Ask("hi", WithTemperature(0.25), WithMaxOutputTokens(300), WithParam("metadata", map[string]string{"lesson": "3"}))
 	req := lastRequest(t, srv, "/v1/responses")
 	if req["temperature"] != 0.25 || req["max_output_tokens"] != 300.0 || req["instructions"] != "只用英文" || req["model"] != "gpt-4.1-mini" {
@@ -161,7 +174,7 @@ func TestParamsPassThrough(t *testing.T) {
 
 func TestStreamYieldsDeltasAndCommitsOnlyWhenComplete(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
+	chat := New(chatOpts(srv, t.TempDir())...)
 	var deltas []string
 	for d, err := range chat.Stream(context.Background(), "你好") {
 		if err != nil {
@@ -191,7 +204,7 @@ func TestStreamYieldsDeltasAndCommitsOnlyWhenComplete(t *testing.T) {
 
 func TestDroppedStreamAndInStreamErrorLeaveChatUnchanged(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
+	chat := New(chatOpts(srv, t.TempDir())...)
 	chat.Ask("first")
 	id := chat.LastID()
 
@@ -205,9 +218,9 @@ func TestDroppedStreamAndInStreamErrorLeaveChatUnchanged(t *testing.T) {
 
 	srv.Handler().InjectFault(openaitest.Fault{Path: "/v1/responses", StreamError: true})
 	_, err := chat.Reply(context.Background(), "third")
-	var se *ssestream.StreamError
-	if !errors.As(err, &se) {
-		t.Fatalf("err = %#v, want *ssestream.StreamError", err)
+	var se *StreamError
+	if !errors.As(err, &se) || se.Code != "insufficient_quota" || se.Message == "" {
+		t.Fatalf("err = %#v, want a *StreamError with the server's code and message", err)
 	}
 	if line := Describe(err); !strings.Contains(line, "insufficient_quota") {
 		t.Errorf("Describe = %q", line)
@@ -220,7 +233,7 @@ func TestDroppedStreamAndInStreamErrorLeaveChatUnchanged(t *testing.T) {
 func TestSaveAndLoadLastID(t *testing.T) {
 	srv := newServer(t)
 	dir := t.TempDir()
-	chat1 := New(liveOpts(srv, dir, WithName("chat1"))...)
+	chat1 := New(chatOpts(srv, dir, WithName("chat1"))...)
 	file := filepath.Join(t.TempDir(), "last_id")
 	if err := chat1.Save(file); err == nil {
 		t.Error("saving an empty chat succeeded")
@@ -229,7 +242,7 @@ func TestSaveAndLoadLastID(t *testing.T) {
 	if err := chat1.Save(file); err != nil {
 		t.Fatal(err)
 	}
-	chat2 := New(liveOpts(srv, dir, WithName("chat2"))...)
+	chat2 := New(chatOpts(srv, dir, WithName("chat2"))...)
 	if err := chat2.Load(file); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +274,7 @@ func TestSaveAndLoadLastID(t *testing.T) {
 
 func TestThreadShowsEveryPageAndDeleteThreadWalksBack(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
+	chat := New(chatOpts(srv, t.TempDir())...)
 	const turns = 12 // 23 input items: more than one page of 20
 	for i := 0; i < turns; i++ {
 		if _, err := chat.Reply(context.Background(), "第"+string(rune('A'+i))+"題"); err != nil {
@@ -287,8 +300,8 @@ func TestThreadShowsEveryPageAndDeleteThreadWalksBack(t *testing.T) {
 	if msgs[0].Content != "第A題" || msgs[2*turns-2].Content != "第L題" {
 		t.Errorf("order: first %q, last question %q", msgs[0].Content, msgs[2*turns-2].Content)
 	}
-	if md := threadMarkdown(msgs[:2]); !strings.HasPrefix(md, "**>>>** 第A題") {
-		t.Errorf("threadMarkdown = %q", md)
+	if md := messageMarkdown("zh-TW", msgs[0], 0); md != "**[0] 使用者**\n\n第A題" {
+		t.Errorf("messageMarkdown = %q", md)
 	}
 
 	last := chat.LastID()
@@ -307,7 +320,7 @@ func TestThreadShowsEveryPageAndDeleteThreadWalksBack(t *testing.T) {
 	if deletes != turns {
 		t.Errorf("%d DELETE requests, want %d", deletes, turns)
 	}
-	probe := New(liveOpts(srv, t.TempDir(), WithLastID(last))...)
+	probe := New(chatOpts(srv, t.TempDir(), WithLastID(last))...)
 	if _, err := probe.Thread(context.Background()); err == nil {
 		t.Error("the deleted thread can still be read")
 	}
@@ -315,7 +328,7 @@ func TestThreadShowsEveryPageAndDeleteThreadWalksBack(t *testing.T) {
 
 func TestRollbackMovesLastIDBackAlongTheChain(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
+	chat := New(chatOpts(srv, t.TempDir())...)
 	var ids []string
 	for _, q := range []string{"自然數1的後面是幾?", "再往後是幾?", "再往後呢?", "再往後呢?"} {
 		chat.Reply(context.Background(), q)
@@ -345,8 +358,8 @@ func TestRollbackMovesLastIDBackAlongTheChain(t *testing.T) {
 
 func TestLoopAsksUntilEmptyLine(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
-	chat.Loop(WithInput(strings.NewReader("你好\n哪裡看得到？\n\n不會送出\n")))
+	chat := New(chatOpts(srv, t.TempDir())...)
+	chat.Loop(withInput(strings.NewReader("你好\n哪裡看得到？\n\n不會送出\n")))
 	if chat.Turns() != 2 {
 		t.Errorf("turns = %d, want 2", chat.Turns())
 	}
@@ -355,14 +368,14 @@ func TestLoopAsksUntilEmptyLine(t *testing.T) {
 func TestAPIKeyNeverShownOrSaved(t *testing.T) {
 	srv := newServer(t, openaitest.WithAPIKey("sk-the-right-key-000000"))
 	dir := t.TempDir()
-	chat := New(liveOpts(srv, dir)...) // sends testKey: wrong
+	chat := New(chatOpts(srv, dir)...) // sends testKey: wrong
 	chat.Ask("hi")
 	err := chat.Err()
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 		t.Fatalf("err = %v, want 401", err)
 	}
-	if line := chat.conn().redact(Describe(err)); strings.Contains(line, testKey) || strings.Contains(line, "0123456789abcdef") {
+	if line := err.Error(); strings.Contains(line, testKey) || strings.Contains(line, "0123456789abcdef") || line != Describe(err) {
 		t.Errorf("error line shows the key: %q", line)
 	}
 	chat.Save(filepath.Join(dir, "x")) // nothing to save, but the state file exists
@@ -374,17 +387,6 @@ func TestAPIKeyNeverShownOrSaved(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func TestRedactKeys(t *testing.T) {
-	for _, s := range []string{"sk-proj-abcdefghijklmnop", "gsk_abcdefghijkl1234", "AIzaSyA1234567890abcdefghijklmnop"} {
-		if got := redactKeys("key " + s + " end"); strings.Contains(got, s) {
-			t.Errorf("redactKeys kept %s: %q", s, got)
-		}
-	}
-	if got := redactKeys("task-list is fine"); got != "task-list is fine" {
-		t.Errorf("redacted ordinary text: %q", got)
-	}
 }
 
 func TestOfflineDefaultNeedsNoKey(t *testing.T) {
@@ -412,7 +414,7 @@ func TestOfflineDefaultNeedsNoKey(t *testing.T) {
 
 func TestCreateChainsOnlyWhenAsked(t *testing.T) {
 	srv := newServer(t)
-	opts := liveOpts(srv, t.TempDir())
+	opts := createOpts(srv)
 	r := Create("你知道什麼是流冰嗎？", opts...)
 	r1 := Create("哪裡看得到？", opts...)
 	r2 := Create("哪裡看得到？", append(opts, WithPreviousResponseID(r.ID))...)
@@ -429,64 +431,56 @@ func TestCreateChainsOnlyWhenAsked(t *testing.T) {
 
 func TestInteractiveOverride(t *testing.T) {
 	t.Setenv("GONBCHAT_INTERACTIVE", "0")
-	if interactive() {
-		t.Error("GONBCHAT_INTERACTIVE=0 is interactive")
+	if ok, why := interactive("en"); ok || !strings.Contains(why, "GONBCHAT_INTERACTIVE=0") {
+		t.Errorf("GONBCHAT_INTERACTIVE=0: %v %q", ok, why)
 	}
 	t.Setenv("GONBCHAT_INTERACTIVE", "1")
-	if !interactive() {
+	if ok, _ := interactive("en"); !ok {
 		t.Error("GONBCHAT_INTERACTIVE=1 is not interactive")
+	}
+	// A test binary is no known interactive frontend.
+	t.Setenv("GONBCHAT_INTERACTIVE", "")
+	if ok, why := interactive("zh-TW"); ok || !strings.Contains(why, "GONBCHAT_INTERACTIVE=1") {
+		t.Errorf("unknown launcher: %v %q", ok, why)
 	}
 }
 
-// The stall timeout measures silence: a server that stops sending ends the reply with
-// ErrStalled, while one that keeps sending events does not.
-func TestStallTimeoutMeasuresSilence(t *testing.T) {
+// The timeouts measure silence: a server that answers nothing within the start timeout ends the
+// reply with ErrNoResponse, while one that keeps sending events is never cut.
+func TestTimeoutsMeasureSilence(t *testing.T) {
 	srv := newServer(t, openaitest.WithPace(30*time.Millisecond))
-	chat := New(liveOpts(srv, t.TempDir(), WithStallTimeout(150*time.Millisecond))...)
+	chat := New(chatOpts(srv, t.TempDir(), WithStallTimeout(time.Second), WithStartTimeout(time.Second))...)
 	if _, err := chat.Reply(context.Background(), "a paced reply of a second or two"); err != nil {
 		t.Fatalf("a reply that keeps streaming was cut: %v", err)
 	}
-	srv.Handler().InjectFault(openaitest.Fault{Path: "/v1/responses", Latency: time.Second})
+	srv.Handler().InjectFault(openaitest.Fault{Path: "/v1/responses", Latency: 4 * time.Second})
 	_, err := chat.Reply(context.Background(), "a silent server")
-	if !errors.Is(err, ErrStalled) {
-		t.Fatalf("err = %v, want ErrStalled", err)
+	if !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("err = %v, want ErrNoResponse", err)
 	}
-	if !strings.Contains(Describe(err), "too long") {
-		t.Errorf("Describe = %q", Describe(err))
+	if line := Describe(err); !strings.Contains(line, "did not answer within 0 s") && !strings.Contains(line, "did not answer within") {
+		t.Errorf("Describe = %q", line)
 	}
 }
 
-// The zero Chat and the zero ChatWithHistList are usable, as New() and NewHistList() are.
-func TestZeroValuesAreUsable(t *testing.T) {
-	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("OPENAI_BASE_URL", "")
-	t.Setenv("GONB_TMP_DIR", t.TempDir())
+// The zero Chat and the zero ChatWithHistList are not chats: every verb says how to make one.
+func TestZeroValuesSayHowToCreate(t *testing.T) {
 	var chat Chat
-	if chat.Name() != DefaultName || chat.LastID() != "" {
-		t.Fatalf("zero Chat: name %q, last %q", chat.Name(), chat.LastID())
-	}
-	if _, err := chat.Reply(context.Background(), "你好", WithQuiet(), WithOfflinePace(0)); err != nil {
-		t.Fatal(err)
-	}
-	if chat.Source() != Offline || chat.Turns() != 1 {
-		t.Errorf("zero Chat after a turn: %s, %d turns", chat.Source(), chat.Turns())
-	}
-	// It is the default chat of this kernel: New() finds it.
-	if again := New(); again.LastID() != chat.LastID() {
-		t.Errorf("New() does not continue the zero Chat's thread")
+	if _, err := chat.Reply(context.Background(), "你好"); !errors.Is(err, errNotCreated) || !strings.Contains(err.Error(), "chatcell.New") {
+		t.Errorf("zero Chat: %v", err)
 	}
 	var hist ChatWithHistList
-	if _, err := hist.Reply(context.Background(), "你好", WithQuiet(), WithOfflinePace(0)); err != nil {
-		t.Fatal(err)
+	if err := hist.Rollback(1); !errors.Is(err, errNotCreated) {
+		t.Errorf("zero ChatWithHistList: %v", err)
 	}
-	if len(hist.Messages()) != 2 {
-		t.Errorf("zero ChatWithHistList has %d messages after a turn", len(hist.Messages()))
+	if hist.Err() == nil || chat.LastID() != "" || hist.Messages() != nil {
+		t.Error("zero values report nothing")
 	}
 }
 
 func TestSetLastIDAndReset(t *testing.T) {
 	srv := newServer(t)
-	chat := New(liveOpts(srv, t.TempDir())...)
+	chat := New(chatOpts(srv, t.TempDir())...)
 	chat.Reply(context.Background(), "第一題")
 	first := chat.LastID()
 	chat.Reply(context.Background(), "第二題")
@@ -510,7 +504,9 @@ func TestSetLastIDAndReset(t *testing.T) {
 func TestDotenvNextToTheNotebook(t *testing.T) {
 	if dir := os.Getenv("GONBCHAT_DOTENV_CHILD"); dir != "" {
 		os.Chdir(dir)
-		cn := resolveConn(newConfig([]Option{WithStateDir(t.TempDir()), WithQuiet()}))
+		cfg := defaults()
+		WithStateDir(t.TempDir()).forNew(cfg)
+		cn := resolveConn(cfg)
 		fmt.Printf("source=%s base=%s\n", cn.source, cn.baseURL)
 		return
 	}

@@ -1,14 +1,19 @@
 package chatcell
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/registry"
+	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/openaitest"
+	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/joho/godotenv"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -21,6 +26,9 @@ const (
 	Offline Source = "offline"
 )
 
+// OpenAIBaseURL is where requests go when only a key is set.
+const OpenAIBaseURL = "https://api.openai.com/v1"
+
 // Provider is an OpenAI-compatible service: where it lives, which environment variable holds
 // its key and a model to start with.
 type Provider struct {
@@ -28,73 +36,115 @@ type Provider struct {
 	BaseURL string
 	KeyEnv  string
 	Model   string
-	// ChatOnly is set for providers that serve Chat Completions but not the Responses API.
+	// ChatOnly is set for providers that serve Chat Completions but no stored responses: a Chat
+	// (whose thread lives on the server) cannot use them, a ChatWithHistList or Create uses Chat
+	// Completions there by itself.
 	ChatOnly bool
 }
 
-// Providers are the services of the textbook's lesson 004. Pass one to WithProvider.
+// Providers are the services of the textbook's lesson 004, with current models (lesson 004's
+// llama-3.2-3b-preview, gemini-1.5-flash and others have been retired since). Pass a name to
+// WithProvider.
 var Providers = map[string]Provider{
-	"openai":    {Name: "openai", BaseURL: "https://api.openai.com/v1", KeyEnv: "OPENAI_API_KEY", Model: DefaultModel},
+	"openai":    {Name: "openai", BaseURL: OpenAIBaseURL, KeyEnv: "OPENAI_API_KEY", Model: DefaultModel},
 	"groq":      {Name: "groq", BaseURL: "https://api.groq.com/openai/v1", KeyEnv: "GROQ_API_KEY", Model: "llama-3.1-8b-instant", ChatOnly: true},
-	"gemini":    {Name: "gemini", BaseURL: "https://generativelanguage.googleapis.com/v1beta/openai/", KeyEnv: "GEMINI_API_KEY", Model: "gemini-2.0-flash", ChatOnly: true},
+	"gemini":    {Name: "gemini", BaseURL: "https://generativelanguage.googleapis.com/v1beta/openai/", KeyEnv: "GEMINI_API_KEY", Model: "gemini-2.5-flash", ChatOnly: true},
 	"mistral":   {Name: "mistral", BaseURL: "https://api.mistral.ai/v1", KeyEnv: "MISTRAL_API_KEY", Model: "ministral-8b-latest", ChatOnly: true},
-	"together":  {Name: "together", BaseURL: "https://api.together.xyz/v1", KeyEnv: "TOGETHER_API_KEY", Model: "meta-llama/Llama-3.3-70B-Instruct-Turbo-Free", ChatOnly: true},
+	"together":  {Name: "together", BaseURL: "https://api.together.xyz/v1", KeyEnv: "TOGETHER_API_KEY", Model: "meta-llama/Llama-3.3-70B-Instruct-Turbo", ChatOnly: true},
 	"fireworks": {Name: "fireworks", BaseURL: "https://api.fireworks.ai/inference/v1", KeyEnv: "FIREWORKS_API_KEY", Model: "accounts/fireworks/models/llama-v3p1-8b-instruct", ChatOnly: true},
+}
+
+func providerNames() []string {
+	var names []string
+	for n := range Providers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // conn is how a chat reaches its model. It never leaves the process: the key is not saved.
 type conn struct {
-	opts    []option.RequestOption
-	source  Source
-	baseURL string
-	key     string // only to redact it from error text
+	opts     []option.RequestOption
+	source   Source
+	baseURL  string
+	provider string // the preset's name, "" for OpenAI or a base URL
+	chatOnly bool
 }
 
 var loadDotenv = sync.OnceFunc(func() {
 	// A .env next to the notebook (the cell's working directory) may hold OPENAI_API_KEY. It fills
 	// variables that are unset or empty, and never overrides one that has a value.
-	vars, err := godotenv.Read()
-	if err != nil {
-		return
-	}
-	for k, v := range vars {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+	if vars, err := godotenv.Read(); err == nil {
+		for k, v := range vars {
+			if os.Getenv(k) == "" {
+				os.Setenv(k, v)
+			}
 		}
 	}
+	// Every key this process may use is hidden wherever text leaves the library.
+	names := []string{"OPENAI_API_KEY"}
+	for _, p := range Providers {
+		names = append(names, p.KeyEnv)
+	}
+	secret.RegisterEnv(os.Getenv, names...)
 })
 
-// resolveConn decides, from the options and the environment, where the chat's requests go.
+// resolveConn decides, from the options and the environment, where the chat's requests go and
+// with which key. A key only ever goes to the host it belongs to: OPENAI_API_KEY to OpenAI (or
+// OPENAI_BASE_URL), a provider's variable to that provider, WithAPIKey to the chat's server.
 func resolveConn(cfg *config) *conn {
 	loadDotenv()
-	key, base := cfg.apiKey, cfg.baseURL
+	secret.Register(cfg.apiKey)
+	if cfg.offline {
+		return offlineConn(cfg, "")
+	}
+	key, base, name := cfg.apiKey, cfg.baseURL, ""
 	if p := cfg.provider; p != nil {
+		name = p.Name
 		if key == "" {
 			key = os.Getenv(p.KeyEnv)
 		}
 		if base == "" {
 			base = p.BaseURL
 		}
+		if key == "" {
+			return offlineConn(cfg, p.KeyEnv)
+		}
+	} else {
+		if key == "" {
+			key = os.Getenv("OPENAI_API_KEY")
+		}
+		if base == "" {
+			base = os.Getenv("OPENAI_BASE_URL")
+		}
+		switch {
+		case key == "" && base == "":
+			return offlineConn(cfg, "OPENAI_API_KEY")
+		case base == "":
+			base = OpenAIBaseURL
+		case key == "":
+			key = "none" // a local OpenAI-compatible server (Ollama, vLLM…) that takes any key
+		}
 	}
-	if key == "" && !cfg.offline {
-		key = os.Getenv("OPENAI_API_KEY")
+	c := &conn{source: Live, baseURL: base, provider: name, chatOnly: cfg.provider != nil && cfg.provider.ChatOnly}
+	c.opts = append(c.opts, option.WithBaseURL(base), option.WithAPIKey(key))
+	if base == OpenAIBaseURL {
+		if org := os.Getenv("OPENAI_ORG_ID"); org != "" {
+			c.opts = append(c.opts, option.WithOrganization(org))
+		}
+		if proj := os.Getenv("OPENAI_PROJECT_ID"); proj != "" {
+			c.opts = append(c.opts, option.WithProject(proj))
+		}
 	}
-	if base == "" && !cfg.offline {
-		base = os.Getenv("OPENAI_BASE_URL")
-	}
-	if cfg.offline || (key == "" && (base == "" || cfg.provider != nil)) {
-		return offlineConn(cfg)
-	}
-	c := &conn{source: Live, baseURL: base, key: key}
-	if base != "" {
-		c.opts = append(c.opts, option.WithBaseURL(base))
-	}
-	if key == "" {
-		key = "none" // many local OpenAI-compatible servers accept any key
-	}
-	c.opts = append(c.opts, option.WithAPIKey(key))
 	c.opts = append(c.opts, cfg.requestOpts...)
 	return c
+}
+
+// completions returns the Chat Completions backend if package chatcell/completions is linked.
+func completions() Backend {
+	b, _ := registry.Completions.(Backend)
+	return b
 }
 
 var offlineHandlers = struct {
@@ -104,7 +154,8 @@ var offlineHandlers = struct {
 
 // offlineConn serves the chat with the in-process mirror model. In a GoNB kernel its store is a
 // directory under the kernel's state dir, so a chain started in one cell is found by the next.
-func offlineConn(cfg *config) *conn {
+// missing names the key variable whose absence made the chat offline ("" for WithOffline).
+func offlineConn(cfg *config, missing string) *conn {
 	dir := ""
 	if sd := cfg.stateDir(); sd != "" {
 		dir = filepath.Join(sd, "offline-store")
@@ -123,8 +174,10 @@ func offlineConn(cfg *config) *conn {
 		offlineHandlers.m[dir] = h
 	}
 	offlineHandlers.Unlock()
-	noticeOffline(cfg)
-	return &conn{
+	if missing != "" {
+		noticeOffline(cfg, missing)
+	}
+	c := &conn{
 		source:  Offline,
 		baseURL: openaitest.InProcessBaseURL,
 		opts: append([]option.RequestOption{
@@ -133,36 +186,36 @@ func offlineConn(cfg *config) *conn {
 			option.WithHTTPClient(&http.Client{Transport: h.Transport()}),
 		}, cfg.requestOpts...),
 	}
+	if cfg.provider != nil {
+		c.provider, c.chatOnly = cfg.provider.Name, cfg.provider.ChatOnly
+	}
+	return c
 }
 
-var noticeOnce sync.Once
+var noticed sync.Map
 
-// noticeOffline says once per kernel (once per process outside GoNB) that the offline model is
-// in use and how to switch to a real one.
-func noticeOffline(cfg *config) {
-	noticeOnce.Do(func() {
-		if sd := cfg.stateDir(); sd != "" {
-			marker := filepath.Join(sd, "offline-notice-shown")
-			if _, err := os.Stat(marker); err == nil {
-				return
-			}
-			if os.MkdirAll(sd, 0o755) == nil {
-				os.WriteFile(marker, nil, 0o644)
-			}
-		}
-		if cfg.quiet {
+// noticeOffline says once per kernel (once per process outside GoNB), for each missing key
+// variable, that the offline model is in use and what to set for a real one.
+func noticeOffline(cfg *config, missing string) {
+	if _, dup := noticed.LoadOrStore(missing, true); dup {
+		return
+	}
+	if sd := cfg.stateDir(); sd != "" {
+		sum := sha256.Sum256([]byte(missing))
+		marker := filepath.Join(sd, "notices", "offline-"+hex.EncodeToString(sum[:6]))
+		if _, err := os.Stat(marker); err == nil {
 			return
 		}
-		display.Info("Offline: no OPENAI_API_KEY, so replies come from the built-in \"mirror\" model, which shows what it received. " +
-			"For a real model set OPENAI_API_KEY (in the environment or a .env file next to the notebook); " +
-			"for another OpenAI-compatible server also set OPENAI_BASE_URL.")
-	})
-}
-
-// redact removes anything that looks like an API key from s.
-func (c *conn) redact(s string) string {
-	if c != nil && len(c.key) >= 8 {
-		s = strings.ReplaceAll(s, c.key, "[redacted key]")
+		if os.MkdirAll(filepath.Dir(marker), 0o755) == nil {
+			os.WriteFile(marker, nil, 0o644)
+		}
 	}
-	return redactKeys(s)
+	if cfg.quiet {
+		return
+	}
+	where := tr(cfg.lang, msgEnvWhereTerminal)
+	if gonbui.IsNotebook {
+		where = tr(cfg.lang, msgEnvWhereNotebook)
+	}
+	display.Info(tr(cfg.lang, msgOffline, missing, where))
 }

@@ -4,27 +4,46 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gonbchat/gonbchat/llm"
-
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/secret"
+	"github.com/gonbchat/gonbchat/llm"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
 )
 
-// Create sends one request with no chat around it, like the textbook's client.responses.create
-// (or client.chat.completions.create with WithBackend), and shows the reply streaming into a
-// display cell. It chains onto WithPreviousResponseID if given, and starts with the system
-// message of WithSystem. It returns the finished reply (its ID, PreviousResponseID, Usage…), or the zero Reply
-// after showing the error as one line.
-func Create(msg string, opts ...Option) Reply {
-	cfg := newConfig(opts)
-	cn := resolveConn(cfg)
-	rep, _, interrupted, err := show(context.Background(), cfg, cn, cfg.backend, oneShot(cfg, msg))
-	if err != nil && !cfg.quiet {
-		display.Error(cn.redact(Describe(err)))
+// createConfig settles the options of a one-shot call.
+func createConfig(opts []CreateOption) (*config, *conn) {
+	cfg := defaults()
+	for _, o := range opts {
+		o.forCreate(cfg)
 	}
-	if err == nil {
-		showUsage(cfg, cn, rep, llm.Usage{}, 0)
+	if cfg.err() == nil {
+		if err := settleBackend(cfg); err != nil {
+			cfg.errs = append(cfg.errs, err)
+		}
+	}
+	return cfg, resolveConn(cfg)
+}
+
+// showErr shows an error of a one-shot call as one line (unless quiet).
+func showErr(cfg *config, err error) {
+	if err != nil && !cfg.quiet {
+		display.Error(wrap(cfg.lang, err).Error())
+	}
+}
+
+// Create sends one request with no chat around it, like the textbook's client.responses.create
+// (or client.chat.completions.create with WithBackend, or on a provider that has only Chat
+// Completions), and shows the reply streaming into a display cell. It chains onto
+// WithPreviousResponseID if given, and starts with the system message of WithSystem. It
+// returns the finished reply (its ID, PreviousResponseID, Usage, Raw…), or the zero Reply after
+// showing the error as one line.
+func Create(msg string, opts ...CreateOption) Reply {
+	cfg, cn := createConfig(opts)
+	rep, _, interrupted, err := showTurn(context.Background(), cfg, cn, oneShot(cfg, msg))
+	showErr(cfg, err)
+	if err == nil && !cfg.quiet {
+		display.Info(usageLine(cfg, cn, rep, tally{}))
 	}
 	if interrupted {
 		reraise()
@@ -36,55 +55,72 @@ func Create(msg string, opts ...Option) Reply {
 }
 
 // CreateContext is Create for Go programs: it shows nothing and returns the error.
-func CreateContext(ctx context.Context, msg string, opts ...Option) (Reply, error) {
-	cfg := newConfig(opts)
-	rep, _, err := run(ctx, cfg, resolveConn(cfg), cfg.backend, oneShot(cfg, msg), nil)
+func CreateContext(ctx context.Context, msg string, opts ...CreateOption) (Reply, error) {
+	cfg, cn := createConfig(opts)
+	rep, _, err := run(ctx, cfg, cn, cfg.backend, oneShot(cfg, msg), hooks{})
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, wrap(cfg.lang, err)
 	}
 	return *rep, nil
 }
 
 func oneShot(cfg *config, msg string) *Request {
 	var input []llm.Message
-	if cfg.system != "" {
+	if cfg.systemSet {
 		input = append(input, llm.SystemMsg(cfg.system))
 	}
-	return &Request{Model: cfg.model, Instructions: cfg.instructions, Input: append(input, llm.UserMsg(msg)),
-		PreviousResponseID: cfg.previousID, Store: cfg.store, Params: cfg.params}
+	return &Request{Model: cfg.model, Instructions: cfg.instructionsFor(cfg.systemSet), Input: append(input, llm.UserMsg(msg)),
+		PreviousResponseID: cfg.seed, Store: cfg.store, Params: cfg.params}
 }
 
-// WithPreviousResponseID chains a Create onto an earlier response.
-func WithPreviousResponseID(id string) Option { return func(c *config) { c.previousID = id } }
-
-// ShowEvents sends msg with stream=true and prints every server-sent event as it arrives, as the
-// textbook's `for event in response: pprint(event)` does: the type and sequence number, then the
-// delta text for text deltas, or the event's JSON (shortened) for the others.
-func ShowEvents(msg string, opts ...Option) error {
-	cfg := newConfig(opts)
-	cn := resolveConn(cfg)
-	params := responses.ResponseNewParams{Model: cfg.model, Input: responses.ResponseNewParamsInputUnion{OfString: param.NewOpt(msg)}}
-	if cfg.instructions != "" {
-		params.Instructions = param.NewOpt(cfg.instructions)
+// ShowEvents sends msg to the Responses API with stream=true and prints every server-sent event
+// as it arrives, as the textbook's `for event in response: pprint(event)` does: the type and
+// sequence number, then the delta text for text deltas, or the event's JSON for the others
+// (shortened, except the final event, whose usage and output text are printed in full).
+func ShowEvents(msg string, opts ...CreateOption) error {
+	cfg, cn := createConfig(opts)
+	if err := cfg.err(); err != nil {
+		showErr(cfg, err)
+		return wrap(cfg.lang, err)
 	}
-	svc := responses.NewResponseService(cn.opts...)
-	s := svc.NewStreaming(context.Background(), params)
+	if !isResponses(cfg.backend) || cn.chatOnly {
+		err := fmt.Errorf("%s", tr(cfg.lang, msgEventsResponsesOnly))
+		showErr(cfg, err)
+		return wrap(cfg.lang, err)
+	}
+	params := responses.ResponseNewParams{Model: cfg.model, Input: responses.ResponseNewParamsInputUnion{OfString: param.NewOpt(msg)}}
+	if in := cfg.instructionsFor(false); in != "" {
+		params.Instructions = param.NewOpt(in)
+	}
+	if cfg.seed != "" {
+		params.PreviousResponseID = param.NewOpt(cfg.seed)
+	}
+	if cfg.store != nil {
+		params.Store = param.NewOpt(*cfg.store)
+	}
+	s := service(cn).NewStreaming(context.Background(), params, paramOpts(cfg.params)...)
 	defer s.Close()
 	for s.Next() {
-		fmt.Println(eventLine(s.Current()))
+		fmt.Println(secret.Redact(eventLine(s.Current())))
 	}
 	err := s.Err()
-	if err != nil && !cfg.quiet {
-		display.Error(cn.redact(Describe(err)))
+	if err == nil {
+		return nil
 	}
-	return err
+	showErr(cfg, err)
+	return wrap(cfg.lang, err)
 }
 
-// eventLine is one line of ShowEvents.
+// eventLine is what ShowEvents prints of one event.
 func eventLine(ev responses.ResponseStreamEventUnion) string {
 	head := fmt.Sprintf("%-34s #%-3d", ev.Type, ev.SequenceNumber)
-	if ev.Type == "response.output_text.delta" {
+	switch ev.Type {
+	case "response.output_text.delta":
 		return fmt.Sprintf("%s delta=%q", head, ev.Delta)
+	case "response.completed", "response.incomplete", "response.failed":
+		r := ev.Response
+		return fmt.Sprintf("%s id=%s model=%s status=%s\n    usage: input_tokens=%d output_tokens=%d total_tokens=%d\n    output[0].content[0].text: %q\n    %s",
+			head, r.ID, r.Model, r.Status, r.Usage.InputTokens, r.Usage.OutputTokens, r.Usage.TotalTokens, r.OutputText(), ev.RawJSON())
 	}
 	raw := ev.RawJSON()
 	if r := []rune(raw); len(r) > 240 {

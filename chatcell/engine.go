@@ -1,19 +1,24 @@
 package chatcell
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"iter"
-	"os"
-	"os/signal"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gonbchat/gonbchat/llm"
-
-	"github.com/gonbchat/gonbchat/display"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 )
 
 // Request is one model call, whatever the API behind it.
@@ -35,14 +40,22 @@ type Reply struct {
 	Usage              llm.Usage
 	// Incomplete gives the reason when the server ended the reply early (e.g. max_output_tokens).
 	Incomplete string
+	// Raw is the API's own object for the reply, as JSON: the Responses API's response, or the
+	// last chunk of a Chat Completions stream with the whole message put back together.
+	Raw string
 }
 
-// Event is one step of a streamed reply: a piece of text, or the finished reply. A backend also
-// yields an empty Event for any other sign of life from the server (a reasoning model may send
-// nothing but progress events for minutes), so the stall timeout measures silence, not thinking.
+// Message returns the reply as the message the API returned: role assistant and the text.
+func (r Reply) Message() llm.Message { return llm.AssistantMsg(r.Text) }
+
+// Event is one step of a streamed reply: a piece of text, or the finished reply. A backend
+// yields Event{Connected: true} once the server's response headers arrived, and an empty Event
+// for any other sign of life (a reasoning model may send nothing but progress events for
+// minutes), so that the timeouts measure silence, not thinking.
 type Event struct {
-	Delta string
-	Done  *Reply
+	Delta     string
+	Done      *Reply
+	Connected bool
 }
 
 // A Backend sends a Request to one API and yields its reply as events. The Responses API is
@@ -51,44 +64,131 @@ type Backend interface {
 	Stream(ctx context.Context, opts []option.RequestOption, req *Request) iter.Seq2[Event, error]
 }
 
-var (
-	// ErrDropped reports a stream that ended before the reply was complete.
-	ErrDropped = errors.New("the connection ended before the reply was complete")
-	// ErrStalled reports a server that sent nothing for the stall timeout.
-	ErrStalled = errors.New("the server sent nothing for too long")
-	// ErrInterrupted reports a reply stopped by an interrupt (the notebook's stop button).
-	ErrInterrupted = errors.New("interrupted")
-	errStopped     = errors.New("stopped by the caller")
+func isResponses(b Backend) bool {
+	if b == nil {
+		return true
+	}
+	_, ok := b.(ResponsesBackend)
+	return ok
+}
+
+// maxRetries is how many times a request that failed before any text is sent again (429, 5xx,
+// a lost connection), as the SDK would; maxRetryWait is the longest wait a server may ask for.
+const (
+	maxRetries   = 2
+	maxRetryWait = 90 * time.Second
 )
 
-// run is the streaming engine that every chat type uses: it sends req through b, passes every
-// delta to emit (which may return false to stop) and returns the finished reply, or the text
-// received so far and why the reply did not finish.
-func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, emit func(string) bool) (*Reply, string, error) {
-	if cfg.err != nil {
-		return nil, "", cfg.err
+// hooks are what a caller of run wants to hear about.
+type hooks struct {
+	// emit receives every delta; it returns false to stop the reply.
+	emit func(string) bool
+	// status shows a line while the reply waits (a retry); "" clears it.
+	status func(string)
+}
+
+// run is the streaming engine that every chat type uses: it sends req through b, retries what
+// failed before any text, bounds the waits, passes every delta to h.emit and returns the
+// finished reply, or the text received so far and why the reply did not finish.
+func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, h hooks) (*Reply, string, error) {
+	if err := cfg.err(); err != nil {
+		return nil, "", err
 	}
+	for attempt := 0; ; attempt++ {
+		rep, text, err := attemptOnce(ctx, cfg, cn, b, req, h)
+		if err == nil || text != "" || attempt >= maxRetries || ctx.Err() != nil {
+			return rep, text, err
+		}
+		wait, why, ok := retryAfter(cfg.lang, err, attempt)
+		if !ok {
+			return nil, "", err
+		}
+		if h.status != nil {
+			h.status(tr(cfg.lang, msgRetrying, why, seconds(wait), attempt+1, maxRetries))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, "", context.Cause(ctx)
+		case <-t.C:
+		}
+		if h.status != nil {
+			h.status("")
+		}
+	}
+}
+
+func attemptOnce(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, h hooks) (*Reply, string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	alive := func() {}
-	if cfg.stallTimeout > 0 {
-		t := time.AfterFunc(cfg.stallTimeout, func() { cancel(ErrStalled) })
-		defer t.Stop()
-		alive = func() { t.Reset(cfg.stallTimeout) }
+
+	// One timer bounds the silence: the start timeout until the first event, then the stall
+	// timeout between events.
+	var mu sync.Mutex
+	phase := msgNoHeaders
+	limit := cfg.startTimeout
+	var timer *time.Timer
+	arm := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if timer != nil {
+			timer.Stop()
+		}
+		if limit <= 0 {
+			return
+		}
+		sentinel, p, d := ErrNoResponse, phase, limit
+		if p == msgStalledMid {
+			sentinel = ErrStalled
+		}
+		timer = time.AfterFunc(d, func() { cancel(&timeoutError{sentinel, p, d}) })
 	}
+	defer func() {
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+	}()
+	arm()
+
+	tap := &tap{}
+	opts := append(append([]option.RequestOption(nil), cn.opts...), option.WithMaxRetries(0), option.WithMiddleware(tap.middleware))
 	var text strings.Builder
 	var final *Reply
-	for ev, err := range b.Stream(ctx, cn.opts, req) {
-		alive()
-		if err != nil {
-			if ctx.Err() != nil {
-				err = context.Cause(ctx)
-			}
-			return nil, text.String(), err
+	started := false
+	fail := func(err error) (*Reply, string, error) {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
 		}
+		var sdkE *ssestream.StreamError
+		if errors.As(err, &sdkE) {
+			err = parseStreamError(sdkE.Event.Data)
+		}
+		err = tap.explain(err)
+		if text.Len() > 0 && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrInterrupted) {
+			err = &cutError{received: len([]rune(text.String())), cause: err}
+		}
+		return nil, text.String(), err
+	}
+	for ev, err := range b.Stream(ctx, opts, req) {
+		if err != nil {
+			return fail(err)
+		}
+		switch {
+		case ev.Connected && !started:
+			phase = msgNoFirstEvent
+			arm()
+			continue
+		case !started:
+			started = true
+			phase, limit = msgStalledMid, cfg.stallTimeout
+		}
+		arm()
 		if ev.Delta != "" {
 			text.WriteString(ev.Delta)
-			if emit != nil && !emit(ev.Delta) {
+			if h.emit != nil && !h.emit(ev.Delta) {
 				return nil, text.String(), errStopped
 			}
 		}
@@ -98,9 +198,9 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, em
 	}
 	if final == nil {
 		if ctx.Err() != nil {
-			return nil, text.String(), context.Cause(ctx)
+			return fail(context.Cause(ctx))
 		}
-		return nil, text.String(), ErrDropped
+		return fail(ErrDropped)
 	}
 	if final.Text == "" {
 		final.Text = text.String()
@@ -108,57 +208,168 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, em
 	return final, text.String(), nil
 }
 
-// show runs one turn into a display cell: the notebook view of run. An interrupt (SIGINT, the
-// notebook's stop button) cuts the reply short cleanly; the caller saves its state and then
-// calls reraise, so the cell stops as it would without us.
-func show(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request) (rep *Reply, partial string, interrupted bool, err error) {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
-	cell := display.NewCell()
-	rep, partial, err = run(ctx, cfg, cn, b, req, func(d string) bool {
-		if cfg.stream {
-			cell.Write(d)
+// retryAfter decides whether an error that came before any text is worth another try, and how
+// long to wait: the server's Retry-After when it gives one (within maxRetryWait), else an
+// exponential backoff with jitter, as the SDK does.
+func retryAfter(lang string, err error, attempt int) (time.Duration, string, bool) {
+	var apiErr *APIError
+	backoff := time.Duration(float64(500*time.Millisecond) * float64(int(1)<<attempt) * (1 + 0.25*rand.Float64()))
+	switch {
+	case errors.As(err, &apiErr):
+		if apiErr.Code == "insufficient_quota" {
+			return 0, "", false
 		}
-		return true
-	})
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		err, interrupted = ErrInterrupted, true
-	}
-	if !cfg.stream {
-		if rep != nil {
-			cell.Write(rep.Text)
-		} else {
-			cell.Write(partial)
+		var hdr http.Header
+		if apiErr.Response != nil {
+			hdr = apiErr.Response.Header
 		}
+		switch hdr.Get("x-should-retry") {
+		case "false":
+			return 0, "", false
+		}
+		s := apiErr.StatusCode
+		if !(s == 408 || s == 409 || s == 429 || s >= 500 || hdr.Get("x-should-retry") == "true") {
+			return 0, "", false
+		}
+		why := tr(lang, msgWhyServerError, s)
+		if s == 429 {
+			why = tr(lang, msgWhyRateLimited)
+		}
+		if d, ok := retryAfterHeader(hdr); ok {
+			if d > maxRetryWait {
+				return 0, "", false
+			}
+			return d, why, true
+		}
+		return min(backoff, 8*time.Second), why, true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, ErrNotAStream), errors.Is(err, ErrNoResponse):
+		return 0, "", false
 	}
-	meta := display.Meta{Source: string(cn.source), Interrupted: err != nil}
-	if rep != nil {
-		meta.Model, meta.ResponseID = rep.Model, rep.ID
-		meta.InputTokens, meta.OutputTokens, meta.TotalTokens = rep.Usage.InputTokens, rep.Usage.OutputTokens, rep.Usage.TotalTokens
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	if errors.As(err, &dnsErr) && !dnsErr.IsTemporary {
+		return 0, "", false
 	}
-	cell.Close(meta)
-	return rep, partial, interrupted, err
+	if errors.As(err, &opErr) || errors.Is(err, ErrDropped) || errors.Is(err, syscall.ECONNRESET) {
+		return min(backoff, 8*time.Second), tr(lang, msgWhyConnLost), true
+	}
+	return 0, "", false
 }
 
-// reraise ends the process the way the interrupt would have, once state has been saved.
-func reraise() {
-	signal.Reset(os.Interrupt)
-	syscall.Kill(os.Getpid(), syscall.SIGINT)
-	time.Sleep(time.Second) // the signal ends the process; this is never reached in practice
-	os.Exit(130)
+// retryAfterHeader reads retry-after-ms, then Retry-After (seconds or an HTTP date).
+func retryAfterHeader(h http.Header) (time.Duration, bool) {
+	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms >= 0 {
+		return time.Duration(ms * float64(time.Millisecond)), true
+	}
+	v := h.Get("retry-after")
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// tap watches one streaming request: it refuses a successful answer that is not an event
+// stream (an HTML page from a captive portal) and keeps the last bytes read, to quote a line
+// the SDK could not parse.
+type tap struct {
+	mu   sync.Mutex
+	tail []byte
+}
+
+const tapKeep = 4096
+
+func (t *tap) middleware(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	res, err := next(req)
+	if err != nil || res.StatusCode >= 300 {
+		return res, err
+	}
+	br := bufio.NewReader(res.Body)
+	head, _ := br.Peek(512)
+	ct := strings.ToLower(res.Header.Get("Content-Type"))
+	trimmed := bytes.TrimSpace(head)
+	if strings.Contains(ct, "text/html") || bytes.HasPrefix(trimmed, []byte("<")) {
+		res.Body.Close()
+		return nil, &notAStream{what: "an HTML page", excerpt: htmlExcerpt(head)}
+	}
+	res.Body = &tapReader{r: br, c: res.Body, t: t}
+	return res, nil
+}
+
+type tapReader struct {
+	r *bufio.Reader
+	c interface{ Close() error }
+	t *tap
+}
+
+func (r *tapReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.t.mu.Lock()
+		r.t.tail = append(r.t.tail, p[:n]...)
+		if len(r.t.tail) > tapKeep {
+			r.t.tail = append([]byte(nil), r.t.tail[len(r.t.tail)-tapKeep:]...)
+		}
+		r.t.mu.Unlock()
+	}
+	return n, err
+}
+
+func (r *tapReader) Close() error { return r.c.Close() }
+
+// explain turns the SDK's JSON error on a malformed event into ErrNotAStream quoting the line.
+func (t *tap) explain(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if !errors.As(err, &syn) && !errors.As(err, &typ) {
+		return err
+	}
+	t.mu.Lock()
+	tail := string(t.tail)
+	t.mu.Unlock()
+	bad := ""
+	for _, line := range strings.Split(tail, "\n") {
+		line = strings.TrimRight(line, "\r")
+		data, ok := strings.CutPrefix(line, "data:")
+		if !ok {
+			continue
+		}
+		data = strings.TrimSpace(data)
+		if data != "[DONE]" && !json.Valid([]byte(data)) {
+			bad = line
+		}
+	}
+	if bad == "" {
+		bad = err.Error()
+	}
+	return &notAStream{what: "a line that is not JSON", excerpt: excerpt(bad, 80)}
+}
+
+// htmlExcerpt gives a page's title, or the start of its text.
+func htmlExcerpt(head []byte) string {
+	s := string(head)
+	if i := strings.Index(strings.ToLower(s), "<title>"); i >= 0 {
+		rest := s[i+7:]
+		if j := strings.Index(strings.ToLower(rest), "</title>"); j >= 0 {
+			return excerpt(rest[:j], 80)
+		}
+	}
+	return excerpt(s, 80)
 }
 
 // stream adapts run to an iterator of deltas for the Go API. commit receives the outcome.
 func stream(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, commit func(*Reply, string, error) error) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		stopped := false
-		rep, partial, err := run(ctx, cfg, cn, b, req, func(d string) bool {
+		rep, partial, err := run(ctx, cfg, cn, b, req, hooks{emit: func(d string) bool {
 			if !yield(d, nil) {
 				stopped = true
 				return false
 			}
 			return true
-		})
+		}})
 		err = commit(rep, partial, err)
 		if err != nil && !stopped {
 			yield("", err)

@@ -2,97 +2,329 @@ package chatcell
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
 
+	"github.com/gonbchat/gonbchat/internal/fsutil"
+	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
 )
 
-// APIError is the SDK's error for a non-2xx answer (the same type as *openai.Error).
+// APIError is the SDK's error for a non-2xx answer (the same type as *openai.Error): its
+// StatusCode, Code, Param and Message are the server's.
 type APIError = responses.Error
+
+var (
+	// ErrDropped reports a reply whose stream ended or broke before the reply was complete.
+	ErrDropped = errors.New("the reply was cut off")
+	// ErrNoResponse reports a server that did not answer, or sent no event, within the start
+	// timeout (WithStartTimeout).
+	ErrNoResponse = errors.New("no response from the server")
+	// ErrStalled reports a server that, once the reply started, sent nothing for the stall
+	// timeout (WithStallTimeout).
+	ErrStalled = errors.New("the server sent nothing for too long")
+	// ErrInterrupted reports a reply stopped by an interrupt (the notebook's stop button).
+	ErrInterrupted = errors.New("interrupted")
+	// ErrNotAStream reports an answer that is not an OpenAI stream (an HTML page from a captive
+	// portal, a line that is not JSON…).
+	ErrNotAStream = errors.New("the server sent something that is not an OpenAI stream")
+	errStopped    = errors.New("stopped by the caller")
+)
+
+// Error is the error chatcell returns: its text is the one readable line a notebook cell shows
+// (the server's own message where there is one, never a key), and it unwraps to the cause, so
+// errors.As finds an *APIError, errors.Is an ErrDropped, fs.ErrNotExist…
+type Error struct {
+	Err  error
+	line string
+}
+
+func (e *Error) Error() string { return e.line }
+func (e *Error) Unwrap() error { return e.Err }
+
+// wrap turns err into an *Error whose line is in lang, with hints appended. nil stays nil.
+func wrap(lang string, err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) && len(hints) == 0 {
+		return err
+	}
+	line := describe(lang, err)
+	for _, h := range hints {
+		if h != "" {
+			line += " (" + h + ")"
+		}
+	}
+	return &Error{Err: err, line: secret.Redact(line)}
+}
 
 // Describe turns an error into one readable line for a notebook cell: the server's own message
 // for API errors (the SDK's Error() only says "400 Bad Request"), plain words for interrupts,
 // timeouts and network failures. It never includes an API key.
 func Describe(err error) string {
-	return redactKeys(describe(err))
-}
-
-func describe(err error) string {
 	if err == nil {
 		return ""
 	}
-	var h *hintError
-	if errors.As(err, &h) {
-		return describe(h.err) + " (" + h.hint + ")"
+	return secret.Redact(describe(envLanguage(), err))
+}
+
+// cutError is a reply that broke after some text arrived.
+type cutError struct {
+	received int // characters shown before the cut
+	cause    error
+}
+
+func (e *cutError) Error() string { return ErrDropped.Error() + ": " + e.cause.Error() }
+func (e *cutError) Unwrap() []error {
+	return []error{ErrDropped, e.cause}
+}
+
+// timeoutError is ErrNoResponse or ErrStalled with how long it waited and for what.
+type timeoutError struct {
+	sentinel error
+	phase    msgID
+	after    time.Duration
+}
+
+func (e *timeoutError) Error() string { return e.sentinel.Error() }
+func (e *timeoutError) Unwrap() error { return e.sentinel }
+
+// StreamError is an error the server sent inside a stream, after a 200: a Responses "error"
+// event (flat or nested), response.failed, or a Chat Completions chunk holding an "error".
+// Code may be empty (some servers send null). Its fields never hold a key.
+type StreamError struct {
+	Code, Message string
+	// Raw is the event's JSON.
+	Raw string
+}
+
+func (e *StreamError) Error() string {
+	if e.Code != "" {
+		return e.Code + ": " + e.Message
 	}
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		status := fmt.Sprintf("%d %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
-		msg := apiErr.Message
-		if msg == "" {
-			msg = strings.TrimSpace(apiErr.RawJSON())
-		}
-		if msg == "" {
-			return "the server answered " + status
-		}
-		return fmt.Sprintf("the server answered %s: %s", status, msg)
+	return e.Message
+}
+
+// notAStream is ErrNotAStream with a short excerpt of what came instead.
+type notAStream struct {
+	what    string // "an HTML page", "a line that is not JSON"…
+	excerpt string
+}
+
+func (e *notAStream) Error() string { return ErrNotAStream.Error() }
+func (e *notAStream) Unwrap() error { return ErrNotAStream }
+
+// parseStreamError reads an error event in any of the shapes servers send: the API reference's
+// flat {"type":"error","code","message"}, a nested {"error":{"code","message"}} whose code may be
+// null or a number, or response.failed's {"response":{"error":{…}}}.
+func parseStreamError(data []byte) *StreamError {
+	var body struct {
+		Code     json.RawMessage `json:"code"`
+		Message  string          `json:"message"`
+		Error    json.RawMessage `json:"error"`
+		Response struct {
+			Error json.RawMessage `json:"error"`
+		} `json:"response"`
 	}
-	var se *ssestream.StreamError
-	if errors.As(err, &se) {
-		var body struct {
-			Error         struct{ Code, Message string } `json:"error"`
-			Code, Message string
-		}
-		json.Unmarshal(se.Event.Data, &body)
-		code, msg := body.Error.Code, body.Error.Message
-		if code == "" {
-			code, msg = body.Code, body.Message
-		}
-		if msg == "" {
-			msg = se.Message
-		}
-		if code != "" {
-			return fmt.Sprintf("the server stopped the reply (%s): %s", code, msg)
-		}
-		return "the server stopped the reply: " + msg
+	e := &StreamError{Raw: secret.Redact(string(data))}
+	defer func() { e.Message = secret.Redact(e.Message) }()
+	if json.Unmarshal(data, &body) != nil {
+		e.Message = strings.TrimSpace(string(data))
+		return e
 	}
+	e.Code, e.Message = jsonText(body.Code), body.Message
+	for _, nested := range []json.RawMessage{body.Error, body.Response.Error} {
+		var inner struct {
+			Code    json.RawMessage `json:"code"`
+			Type    string          `json:"type"`
+			Message string          `json:"message"`
+		}
+		if len(nested) == 0 || json.Unmarshal(nested, &inner) != nil {
+			var s string
+			if json.Unmarshal(nested, &s) == nil && s != "" && e.Message == "" {
+				e.Message = s
+			}
+			continue
+		}
+		if e.Code == "" {
+			e.Code = jsonText(inner.Code)
+		}
+		if e.Code == "" {
+			e.Code = inner.Type
+		}
+		if e.Message == "" {
+			e.Message = inner.Message
+		}
+	}
+	if e.Message == "" {
+		e.Message = excerpt(string(data), 160)
+	}
+	return e
+}
+
+// jsonText reads a JSON string or number as text; null and anything else as "".
+func jsonText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// excerpt shortens s to about n characters on one line.
+func excerpt(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n]) + "…"
+	}
+	return s
+}
+
+func describe(lang string, err error) string {
+	if err == nil {
+		return ""
+	}
+	var (
+		e        *Error
+		h        *hintError
+		cut      *cutError
+		to       *timeoutError
+		nas      *notAStream
+		apiErr   *APIError
+		streamE  *StreamError
+		sdkE     *ssestream.StreamError
+		fileE    *fsutil.FileError
+		dnsErr   *net.DNSError
+		opErr    *net.OpError
+		certErr  *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		jsonSyn  *json.SyntaxError
+	)
 	switch {
-	case errors.Is(err, ErrInterrupted), errors.Is(err, context.Canceled):
-		return "interrupted: the reply was cut short"
-	case errors.Is(err, ErrStalled):
-		return "no reply: the server sent nothing for too long"
+	case errors.As(err, &e):
+		return e.line
+	case errors.As(err, &h):
+		return describe(lang, h.err) + " (" + h.hint + ")"
+	case errors.Is(err, ErrInterrupted):
+		return tr(lang, msgInterrupted)
+	case errors.As(err, &cut):
+		return tr(lang, msgCutOff, cut.received, cause(lang, cut.cause))
+	case errors.As(err, &to):
+		return tr(lang, to.phase, seconds(to.after))
+	case errors.As(err, &nas):
+		return tr(lang, msgNotAStream, nas.what, nas.excerpt)
+	case errors.As(err, &apiErr):
+		return apiLine(lang, apiErr)
+	case errors.As(err, &streamE):
+		return streamLine(lang, streamE)
+	case errors.As(err, &sdkE):
+		return streamLine(lang, parseStreamError(sdkE.Event.Data))
+	case errors.As(err, &fileE):
+		return fileE.Error()
+	case errors.As(err, &jsonSyn):
+		return tr(lang, msgNotAStream, tr(lang, msgNotJSON), excerpt(err.Error(), 80))
+	case errors.Is(err, context.Canceled):
+		return tr(lang, msgInterrupted)
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
-	case errors.Is(err, ErrDropped):
-		return "the connection ended before the reply was complete"
+		return tr(lang, msgTimedOut)
+	case errors.As(err, &dnsErr):
+		return tr(lang, msgUnknownHost, dnsErr.Name)
+	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostname):
+		return tr(lang, msgTLS, err.Error())
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return tr(lang, msgCannotReach, opErr.Addr.String(), cause(lang, opErr.Err))
+	case errors.As(err, &opErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return tr(lang, msgConnLost, cause(lang, err))
 	case errors.Is(err, fs.ErrNotExist):
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return fmt.Sprintf("%s: no such file", pe.Path)
+			return tr(lang, msgNoSuchFile, fsutil.Name(pe.Path))
 		}
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return fmt.Sprintf("cannot reach %s: unknown host (check OPENAI_BASE_URL and your network)", dnsErr.Name)
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return fmt.Sprintf("cannot reach the server: %v", opErr.Err)
 	}
 	return err.Error()
 }
 
-var keyPattern = regexp.MustCompile(`\b(sk|gsk|xai|fw)[-_][A-Za-z0-9_\-*.]{6,}|\bAIza[0-9A-Za-z_\-]{20,}`)
-
-// redactKeys hides anything shaped like an API key.
-func redactKeys(s string) string {
-	return keyPattern.ReplaceAllString(s, "[redacted key]")
+// cause says in a few words why a connection failed.
+func cause(lang string, err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		return tr(lang, msgCauseReset)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return tr(lang, msgCauseRefused)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, ErrDropped):
+		return tr(lang, msgCauseClosed)
+	case errors.Is(err, ErrStalled):
+		return describe(lang, err)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr.Err.Error()
+	}
+	var se *StreamError
+	if errors.As(err, &se) {
+		return streamLine(lang, se)
+	}
+	return err.Error()
 }
+
+func apiLine(lang string, apiErr *APIError) string {
+	status := fmt.Sprintf("%d %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
+	msg := strings.TrimSpace(apiErr.Message)
+	if msg == "" {
+		if raw := strings.TrimSpace(apiErr.RawJSON()); raw != "" && raw != "null" {
+			msg = parseStreamError([]byte(raw)).Message
+		}
+	}
+	if msg == "" && apiErr.Response != nil {
+		msg = apiErr.Response.Status
+	}
+	if apiErr.Code != "" && !strings.Contains(msg, apiErr.Code) {
+		status += " (" + apiErr.Code + ")"
+	}
+	if msg == "" {
+		return tr(lang, msgServerAnswered, status, "")
+	}
+	return tr(lang, msgServerAnswered, status, ": "+excerpt(msg, 400))
+}
+
+func streamLine(lang string, e *StreamError) string {
+	if e.Code != "" {
+		return tr(lang, msgServerStopped, " ("+e.Code+")", excerpt(e.Message, 400))
+	}
+	return tr(lang, msgServerStopped, "", excerpt(e.Message, 400))
+}
+
+func seconds(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%d s", int((d+time.Second/2)/time.Second))
+}
+
+// hintError adds what to do next to an error a student can fix.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + " (" + e.hint + ")" }
+func (e *hintError) Unwrap() error { return e.err }

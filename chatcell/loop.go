@@ -21,14 +21,16 @@ func loop(cfg *config, ask func(string)) {
 	} else {
 		r = stdin()
 	}
-	if cfg.input == nil && gonbui.IsNotebook && !interactive() {
-		if !cfg.quiet {
-			fmt.Println("Loop: this notebook is running without input boxes (nbconvert or a similar runner), so the loop ends here. Open the notebook in Jupyter to chat.")
+	if cfg.input == nil && gonbui.IsNotebook {
+		if ok, why := interactive(cfg.lang); !ok {
+			if !cfg.quiet {
+				fmt.Println(tr(cfg.lang, msgLoopNoInput, why))
+			}
+			return
 		}
-		return
 	}
 	if !cfg.quiet {
-		fmt.Println("Press ↵ on an empty line to end the chat (直接按 ↵ 可結束對話)")
+		fmt.Println(tr(cfg.lang, msgLoopHint))
 	}
 	for {
 		if cfg.input == nil && gonbui.IsNotebook {
@@ -53,20 +55,32 @@ func loop(cfg *config, ask func(string)) {
 
 // Loop is the textbook's first chat loop (3-1): every line is a new request with no memory of
 // the earlier ones, sent with Create. An empty line ends it.
-func Loop(opts ...Option) {
-	loop(newConfig(opts), func(msg string) { Create(msg, opts...) })
+func Loop(opts ...CreateOption) {
+	cfg, _ := createConfig(opts)
+	loop(cfg, func(msg string) { Create(msg, opts...) })
 }
 
-// interactive reports whether a person can answer GoNB's input boxes. GoNB asks for input even
-// when the client runs the notebook without stdin (jupyter nbconvert --execute, papermill), and
-// the cell would then wait forever; the cell cannot see that setting, but it can see which
-// program started the kernel. GONBCHAT_INTERACTIVE=1 or 0 overrides the guess.
-func interactive() bool {
-	switch os.Getenv("GONBCHAT_INTERACTIVE") {
+// EnvInteractive overrides whether a notebook cell may ask for input: "1" (a person answers
+// GoNB's input boxes) or "0" (nobody does: loops end at once).
+const EnvInteractive = "GONBCHAT_INTERACTIVE"
+
+// interactive reports whether a person can answer GoNB's input boxes, and if not, why. GoNB
+// asks for input even when the client runs the notebook without stdin, and the cell would then
+// wait forever; the cell cannot see that setting, but it can see which program started the
+// kernel. Only a known interactive frontend (Jupyter Notebook or Lab, JupyterHub's single-user
+// server, VS Code) gets an input box; $GONBCHAT_INTERACTIVE overrides the guess.
+func interactive(lang string) (bool, string) {
+	switch strings.ToLower(os.Getenv(EnvInteractive)) {
 	case "1", "true", "yes":
-		return true
+		return true, ""
 	case "0", "false", "no":
-		return false
+		return false, tr(lang, msgLoopOverride, EnvInteractive+"="+os.Getenv(EnvInteractive))
 	}
-	return !kernelenv.Batch()
+	switch kernelenv.Frontend() {
+	case kernelenv.KindInteractive:
+		return true, ""
+	case kernelenv.KindBatch:
+		return false, tr(lang, msgLoopBatch)
+	}
+	return false, tr(lang, msgLoopUnknown)
 }

@@ -2,11 +2,9 @@ package chatcell
 
 import (
 	"context"
-	"fmt"
 	"iter"
 
 	"github.com/gonbchat/gonbchat/llm"
-
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
@@ -15,10 +13,18 @@ import (
 // ResponsesBackend talks to the Responses API (POST /v1/responses, streamed). It is the default.
 type ResponsesBackend struct{}
 
+// paramOpts passes request parameters through as JSON.
+func paramOpts(params map[string]any) []option.RequestOption {
+	var opts []option.RequestOption
+	for k, v := range params {
+		opts = append(opts, option.WithJSONSet(k, v))
+	}
+	return opts
+}
+
 // Stream implements Backend.
 func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption, req *Request) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		svc := responses.NewResponseService()
 		params := responses.ResponseNewParams{Model: req.Model}
 		if len(req.Input) == 1 && req.Input[0].Role == llm.User && req.Input[0].Name == "" {
 			params.Input.OfString = param.NewOpt(req.Input[0].Content)
@@ -37,12 +43,12 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 		if req.Store != nil {
 			params.Store = param.NewOpt(*req.Store)
 		}
-		callOpts := append([]option.RequestOption(nil), opts...)
-		for k, v := range req.Params {
-			callOpts = append(callOpts, option.WithJSONSet(k, v))
-		}
-		s := svc.NewStreaming(ctx, params, callOpts...)
+		svc := responses.NewResponseService()
+		s := svc.NewStreaming(ctx, params, append(opts, paramOpts(req.Params)...)...)
 		defer s.Close()
+		if s.Err() == nil && !yield(Event{Connected: true}, nil) {
+			return
+		}
 		for s.Next() {
 			ev := s.Current()
 			switch ev.Type {
@@ -53,7 +59,8 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 			case "response.completed", "response.incomplete":
 				r := ev.Response
 				rep := &Reply{ID: r.ID, PreviousResponseID: r.PreviousResponseID, Model: r.Model, Text: r.OutputText(),
-					Usage: llm.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.TotalTokens}}
+					Usage: llm.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.TotalTokens},
+					Raw:   r.RawJSON()}
 				if ev.Type == "response.incomplete" {
 					rep.Incomplete = r.IncompleteDetails.Reason
 					if rep.Incomplete == "" {
@@ -63,17 +70,15 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption,
 				if !yield(Event{Done: rep}, nil) {
 					return
 				}
+			case "error", "response.failed":
+				// The API reference's error event is flat ({"type":"error","code","message"});
+				// response.failed carries the error in the response. Either ends the reply.
+				yield(Event{}, parseStreamError([]byte(ev.RawJSON())))
+				return
 			default: // created, in_progress, reasoning, output items…: the server is alive
 				if !yield(Event{}, nil) {
 					return
 				}
-			case "response.failed":
-				msg := ev.Response.Error.Message
-				if msg == "" {
-					msg = "the response failed"
-				}
-				yield(Event{}, fmt.Errorf("%s", msg))
-				return
 			}
 		}
 		if err := s.Err(); err != nil {

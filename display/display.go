@@ -41,19 +41,6 @@ import (
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
-// Meta is the provenance recorded in the final update's output metadata.
-type Meta struct {
-	Model        string
-	ResponseID   string
-	InputTokens  int64
-	OutputTokens int64
-	TotalTokens  int64
-	// Source says where the answer came from: "live", "offline" or "replayed".
-	Source string
-	// Interrupted is set when the reply was cut short (interrupt, dropped stream, error).
-	Interrupted bool
-}
-
 // Sink receives display messages. The default sends them to GoNB with gonbui.SendData. A Cell
 // calls Send with its lock held, in order: Send must not call back into the Cell.
 type Sink interface {
@@ -399,9 +386,30 @@ func (c *Cell) plainHTMLLocked() string {
 	return c.plainCommitted.String() + tail
 }
 
-// Close sends the final update: the exact full render and the Markdown source, with m as
-// metadata. Pending deltas are never lost: the final update contains everything written.
-func (c *Cell) Close(m Meta) {
+// Status shows line in place of the thinking indicator while the reply waits (a retry's
+// countdown); "" brings the indicator back. Once text has arrived it shows nothing.
+func (c *Cell) Status(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.inc.Source() != "" {
+		return
+	}
+	if c.sink == nil {
+		if line != "" {
+			fmt.Fprintln(os.Stderr, "… "+line)
+		}
+		return
+	}
+	htm := thinkingHTML
+	if line != "" {
+		htm = `<div class="gonbchat-status" style="color:#a60;font-style:italic">` + html.EscapeString(line) + `</div>`
+	}
+	c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: htm}, nil)
+}
+
+// Close sends the final update: the exact full render and the Markdown source, with meta as
+// the output metadata (under "gonbchat"; an "interrupted": true marks the reply cut short). Pending deltas are never lost: the final update contains everything written.
+func (c *Cell) Close(meta map[string]any) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -418,7 +426,7 @@ func (c *Cell) Close(m Meta) {
 	t0 := cpuNow()
 	htm := Render(src)
 	c.stats.RenderTime += cpuNow() - t0
-	if m.Interrupted {
+	if cut, _ := meta["interrupted"].(bool); cut {
 		htm += interruptedHTML
 	}
 	updates := c.stats.Updates + 1
@@ -431,14 +439,12 @@ func (c *Cell) Close(m Meta) {
 		}
 		c.pendingSince = time.Time{}
 	}
-	c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: htm, protocol.MIMETextPlain: src}, map[string]any{
-		"gonbchat": map[string]any{
-			"model": m.Model, "response_id": m.ResponseID, "source": m.Source, "interrupted": m.Interrupted,
-			"usage":   map[string]any{"input_tokens": m.InputTokens, "output_tokens": m.OutputTokens, "total_tokens": m.TotalTokens},
-			"updates": updates,
-			"mode":    c.mode.String(),
-		},
-	})
+	md := map[string]any{}
+	for k, v := range meta {
+		md[k] = v
+	}
+	md["updates"], md["mode"] = updates, c.mode.String()
+	c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: htm, protocol.MIMETextPlain: src}, map[string]any{"gonbchat": md})
 	if c.jsShown {
 		// Leave no script behind in the saved notebook.
 		c.sendJS("")
@@ -478,6 +484,22 @@ func Markdown(md string) {
 		return
 	}
 	fmt.Fprintln(os.Stdout, md)
+}
+
+// MarkdownBlocks shows several Markdown documents in one output, each rendered on its own (an
+// open code fence or HTML comment in one cannot swallow the next).
+func MarkdownBlocks(blocks ...string) {
+	if gonbui.IsNotebook {
+		var h strings.Builder
+		for _, b := range blocks {
+			h.WriteString(`<div class="gonbchat-block">` + Render(b) + `</div>`)
+		}
+		send(h.String(), strings.Join(blocks, "\n\n"))
+		return
+	}
+	for _, b := range blocks {
+		Markdown(b)
+	}
 }
 
 // Info shows a small grey note line (usage, notices).

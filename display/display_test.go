@@ -134,7 +134,7 @@ func TestLoneDeltaFlushedByTimer(t *testing.T) {
 		if h := htmlOf(t, last); !strings.Contains(h, "第一第二") {
 			t.Fatalf("%v: timer update shows %q", mode, h)
 		}
-		c.Close(Meta{})
+		c.Close(Meta{}.m())
 	}
 }
 
@@ -145,7 +145,7 @@ func TestCloseWithoutWrite(t *testing.T) {
 		if len(msgs) != 2 {
 			t.Errorf("%v: %d messages, want thinking and final", mode, len(msgs))
 		}
-		r.cell.Close(testMeta) // a second Close does nothing
+		r.cell.Close(testMeta.m()) // a second Close does nothing
 		r.cell.Write("late")
 		if n := len(r.rec.messages()); n != len(msgs) {
 			t.Errorf("%v: messages after Close", mode)
@@ -330,7 +330,7 @@ func TestWriterPlain(t *testing.T) {
 	for _, d := range splitDeltas(shortDoc[:len(shortDoc)-1], 3) {
 		c.Write(d)
 	}
-	c.Close(testMeta)
+	c.Close(testMeta.m())
 	if b.String() != shortDoc {
 		t.Errorf("plain output %q", b.String())
 	}
@@ -357,7 +357,7 @@ func TestConcurrentRealClock(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		c.Close(testMeta)
+		c.Close(testMeta.m())
 		time.Sleep(5 * time.Millisecond) // a late timer must not send after Close
 		msgs := rec.messages()
 		final := msgs[len(msgs)-1]

@@ -13,7 +13,7 @@ func TestMetadataEncodesOverGonbPipe(t *testing.T) {
 	sink := &recordSinkForGob{}
 	c := NewCell(WithSink(sink))
 	c.Write("**流冰**")
-	c.Close(Meta{Model: "m", ResponseID: "resp_1", InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Source: "offline"})
+	c.Close(Meta{Model: "m", ResponseID: "resp_1", InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Source: "offline"}.m())
 	if len(sink.msgs) == 0 {
 		t.Fatal("no messages")
 	}

@@ -240,7 +240,7 @@ func simulate(t testing.TB, src string, deltas []string, tps float64, mode Mode,
 	}
 	clk.Advance(linger)
 	r.closeAt = clk.Now()
-	c.Close(meta)
+	c.Close(meta.m())
 	return r
 }
 

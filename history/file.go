@@ -7,15 +7,14 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/gonbchat/gonbchat/llm"
 
 	"github.com/gonbchat/gonbchat/internal/fsutil"
+	"github.com/gonbchat/gonbchat/internal/secret"
 )
 
 // File is what Save writes and Load reads: a history and what a chat needs to go on with
@@ -172,12 +171,14 @@ func checkSecrets(f *File) error {
 		if credentialName(k) {
 			return fmt.Errorf("history: refusing to save Meta[%q]: it looks like a credential, and credentials never go into a save file", k)
 		}
-		if looksLikeKey(v) {
-			return fmt.Errorf("history: refusing to save Meta[%q]: its value looks like an API key, and credentials never go into a save file", k)
+		if secret.Contains(v) {
+			return fmt.Errorf("history: refusing to save Meta[%q]: its value holds an API key, and credentials never go into a save file", k)
 		}
 	}
-	if looksLikeKey(f.Model) {
-		return errors.New("history: refusing to save: the Model field looks like an API key")
+	for _, s := range []string{f.Model, f.Instructions} {
+		if secret.Contains(s) {
+			return errors.New("history: refusing to save: the model or instructions hold an API key")
+		}
 	}
 	return nil
 }
@@ -202,54 +203,21 @@ func credentialName(k string) bool {
 	return false
 }
 
-// looksLikeKey reports whether s holds something shaped like an OpenAI-style secret key:
-// "sk-" at the start of a word, followed by at least 16 key characters.
-func looksLikeKey(s string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], "sk-")
-		if j < 0 {
-			return false
-		}
-		j += i
-		n := 0
-		for _, c := range s[j+3:] {
-			if c != '-' && c != '_' && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-				break
-			}
-			n++
-		}
-		startOfWord := j == 0 || !isAlnum(s[j-1])
-		if startOfWord && n >= 16 {
-			return true
-		}
-		i = j + 3
-	}
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
 // Load reads a history saved by Save. A missing file gives an error matching
 // fs.ErrNotExist; an empty, truncated, corrupt, foreign (a Python pickle, a JSON file...)
 // or newer file gives a *FormatError saying what is there. Load takes no lock and leaves no
 // file behind: Save replaces the file by an atomic rename, so a Load sees the old file or the
 // new one, whole.
 func Load(path string) (*File, error) {
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("history: %s does not exist (nothing was saved there): %w", path, fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("history: loading %s: %w", path, err)
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("history: loading %s: %w", path, err)
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("history: loading %s: %w", path, err)
+	data, err := fsutil.ReadFile(path, MaxFileSize)
+	var le *fsutil.LimitError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("history: %s does not exist (nothing was saved there): %w", fsutil.Name(path), fs.ErrNotExist)
+	case errors.As(err, &le):
+		return nil, &FormatError{Path: path, Reason: fmt.Sprintf("is larger than %d bytes: not a gonbchat history", MaxFileSize), Err: ErrNotHistory}
+	case err != nil:
+		return nil, fmt.Errorf("history: %w", err)
 	}
 	return decodeFile(path, data)
 }
@@ -295,12 +263,20 @@ func decodeFile(path string, data []byte) (f *File, err error) {
 	if derr != nil {
 		return bad(ErrCorrupt, "is corrupt (%v)", derr)
 	}
-	for i, m := range f.Messages {
-		if verr := m.Validate(); verr != nil {
-			return bad(ErrCorrupt, "is corrupt (message %d: %v)", i, verr)
-		}
+	if verr := f.Validate(); verr != nil {
+		return bad(ErrCorrupt, "is corrupt (%v)", verr)
 	}
 	return f, nil
+}
+
+// Validate reports whether every message of f can be sent (see llm.Message.Validate).
+func (f *File) Validate() error {
+	for i, m := range f.Messages {
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // decodePayload decodes the gob payload, turning a panic of the decoder into an error.

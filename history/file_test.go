@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gonbchat/gonbchat/internal/secret"
+
 	"github.com/gonbchat/gonbchat/llm"
 )
 
@@ -246,7 +248,7 @@ func TestSaveWritesNoSecrets(t *testing.T) {
 	}
 }
 
-func TestLooksLikeKey(t *testing.T) {
+func TestSecretsNeverSaved(t *testing.T) {
 	for s, want := range map[string]bool{
 		"sk-proj-abcdefghijklmnop1234": true,
 		"key: sk-abcdefghijklmnopqrst": true,
@@ -254,9 +256,15 @@ func TestLooksLikeKey(t *testing.T) {
 		"task-1234567890abcdefghij":    false,
 		"gpt-4o-mini":                  false,
 	} {
-		if looksLikeKey(s) != want {
-			t.Errorf("looksLikeKey(%q) = %v", s, !want)
+		if secret.Contains(s) != want {
+			t.Errorf("secret.Contains(%q) = %v", s, !want)
 		}
+	}
+	// A key of any shape that this process was configured with is refused too.
+	secret.Register("opaque.teacher.token.0123456789")
+	f := &File{Meta: map[string]string{"note": "token opaque.teacher.token.0123456789"}}
+	if err := Save(filepath.Join(t.TempDir(), "x.gob"), f); err == nil || strings.Contains(err.Error(), "opaque") {
+		t.Errorf("saving a registered key: %v", err)
 	}
 	for k, want := range map[string]bool{"api_key": true, "apiKey": true, "APIKEY": true, "max_tokens": false,
 		"OPENAI_TOKEN": true, "Authorization": true, "author": false, "temperature": false} {

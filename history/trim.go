@@ -117,8 +117,8 @@ func (s tokenStrategy) trim(l *List) error {
 // Transcript formats them as text for a prompt.
 type Summarizer func(ctx context.Context, older []llm.Message) (string, error)
 
-// SummaryPrefix starts the content of a summary message.
-const SummaryPrefix = "Summary of the earlier conversation: "
+// SummaryPrefix starts the content of a summary message: lesson 001's "summary of the earlier conversation: ".
+const SummaryPrefix = "先前对话的摘要: "
 
 // Summarize replaces older turns by a summary when the history has more than after turns:
 // every turn but the newest keep ones (at least 1), except pinned messages and the

@@ -2,14 +2,21 @@
 // the API of textbook lessons 001 and 003 and of providers that have no Responses API (Groq,
 // Gemini, Mistral, Together, Fireworks…).
 //
-//	var chat = chatcell.NewHist(chatcell.WithBackend(completions.Backend{}))
+//	var chat = chatcell.NewHistList(chatcell.WithBackend(completions.Backend{}))
+//
+// Linking this package also lets chatcell use Chat Completions by itself on a provider that has
+// nothing else (chatcell.NewHistList(chatcell.WithProvider("groq"))).
 //
 // It is a separate package because it imports openai-go's root package, which makes every
-// notebook cell that links it about 2 s slower to build; chats on the Responses API do not pay.
+// notebook cell that links it slower to build; chats on the Responses API do not pay.
 package completions
 
 import (
+	"encoding/json"
+	"strings"
+
 	"context"
+	"github.com/gonbchat/gonbchat/internal/registry"
 	"iter"
 
 	"github.com/gonbchat/gonbchat/llm"
@@ -22,6 +29,8 @@ import (
 
 // Backend sends requests to the Chat Completions API, streamed with usage.
 type Backend struct{}
+
+func init() { registry.Completions = Backend{} }
 
 // Stream implements chatcell.Backend. Instructions become a leading system message; a
 // max_output_tokens parameter (chatcell.WithMaxOutputTokens) is sent as max_tokens.
@@ -42,10 +51,16 @@ func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *cha
 		svc := openai.NewChatCompletionService()
 		s := svc.NewStreaming(ctx, params, callOpts...)
 		defer s.Close()
+		if s.Err() == nil && !yield(chatcell.Event{Connected: true}, nil) {
+			return
+		}
 		rep := &chatcell.Reply{}
+		var text strings.Builder
+		var last openai.ChatCompletionChunk
 		finished := false
 		for s.Next() {
 			ch := s.Current()
+			last = ch
 			if rep.ID == "" {
 				rep.ID, rep.Model = ch.ID, ch.Model
 			}
@@ -53,6 +68,7 @@ func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *cha
 				if c.Index != 0 {
 					continue
 				}
+				text.WriteString(c.Delta.Content)
 				if c.Delta.Content != "" && !yield(chatcell.Event{Delta: c.Delta.Content}, nil) {
 					return
 				}
@@ -75,6 +91,7 @@ func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *cha
 			return
 		}
 		if finished {
+			rep.Raw = rawMessage(last, text.String())
 			yield(chatcell.Event{Done: rep}, nil)
 		}
 	}
@@ -110,4 +127,28 @@ func Messages(instructions string, msgs []llm.Message) []openai.ChatCompletionMe
 		out = append(out, u)
 	}
 	return out
+}
+
+// rawMessage is the last chunk of the stream with the whole message put back together: what
+// client.chat.completions.create returns without stream=True (choices[0].message).
+func rawMessage(last openai.ChatCompletionChunk, content string) string {
+	finish := ""
+	if len(last.Choices) > 0 {
+		finish = last.Choices[0].FinishReason
+	}
+	for _, c := range last.Choices {
+		if c.FinishReason != "" {
+			finish = c.FinishReason
+		}
+	}
+	obj := map[string]any{
+		"id": last.ID, "object": "chat.completion", "created": last.Created, "model": last.Model,
+		"choices": []any{map[string]any{"index": 0, "finish_reason": finish,
+			"message": map[string]any{"role": "assistant", "content": content}}},
+	}
+	if last.JSON.Usage.Valid() {
+		obj["usage"] = json.RawMessage(last.Usage.RawJSON())
+	}
+	data, _ := json.Marshal(obj)
+	return string(data)
 }

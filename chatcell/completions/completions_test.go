@@ -13,10 +13,10 @@ import (
 	"github.com/gonbchat/gonbchat/openaitest"
 )
 
-func setup(t *testing.T, more ...chatcell.Option) (*openaitest.Server, *chatcell.ChatWithHistList) {
+func setup(t *testing.T, more ...chatcell.HistOption) (*openaitest.Server, *chatcell.ChatWithHistList) {
 	srv := openaitest.NewServer(openaitest.WithPace(0))
 	t.Cleanup(srv.Close)
-	opts := append([]chatcell.Option{chatcell.WithBaseURL(srv.URL), chatcell.WithAPIKey("sk-test-1234567890"),
+	opts := append([]chatcell.HistOption{chatcell.WithBaseURL(srv.URL), chatcell.WithAPIKey("sk-test-1234567890"),
 		chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithBackend(completions.Backend{})}, more...)
 	return srv, chatcell.NewHistList(opts...)
 }
@@ -66,9 +66,9 @@ func TestHistOnChatCompletions(t *testing.T) {
 func TestNamesAndRolesReachTheServer(t *testing.T) {
 	srv, chat := setup(t, chatcell.WithInstructions(""))
 	chat.AddDialogs(
-		chatcell.SystemMsg("你是一个只会用海盗黑话说话的海盗。"),
-		chatcell.UserMsg("你好，今天过得怎么样？").WithName("Tony"),
-		chatcell.AssistantMsg("啊哈！我今天感觉棒极了，我的好伙计！"),
+		llm.SystemMsg("你是一个只会用海盗黑话说话的海盗。"),
+		llm.UserMsg("你好，今天过得怎么样？").WithName("Tony"),
+		llm.AssistantMsg("啊哈！我今天感觉棒极了，我的好伙计！"),
 	)
 	if _, err := chat.Reply(context.Background(), "跟我说说天气怎么样。"); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func main() {
 	if err != nil {
 		dir = os.TempDir()
 	}
-	opts := []chatcell.Option{chatcell.WithName(*name), chatcell.WithStateDir(filepath.Join(dir, "gonbchat"))}
+	opts := []chatcell.HistOption{chatcell.WithName(*name), chatcell.WithStateDir(filepath.Join(dir, "gonbchat"))}
 	if *provider != "" {
 		opts = append(opts, chatcell.WithProvider(*provider))
 		if p, ok := chatcell.Providers[*provider]; ok && p.ChatOnly {

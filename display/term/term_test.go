@@ -47,7 +47,7 @@ func TestStreamNotTTY(t *testing.T) {
 	if b.Len() == 0 {
 		t.Error("nothing rendered before Close: blocks are not rendered as they commit")
 	}
-	c.Close(display.Meta{})
+	c.Close(nil)
 	out := b.String()
 	for _, want := range []string{"标题一", "第一段", "code", "fmt", "Println", "最后一段", "二"} {
 		if !strings.Contains(out, want) {

@@ -3,63 +3,77 @@
 // A cell cannot see the client's settings (whether it answers input requests, whether it runs
 // JavaScript), but it can see which program started the kernel: the cell program's parent is the
 // GoNB kernel, whose parent is the launcher (a Jupyter server, nbconvert, papermill, a script
-// using jupyter_client…).
+// using jupyter_client, VS Code…). The command lines come from /proc on Linux and from sysctl on
+// macOS; elsewhere the launcher is unknown.
 package kernelenv
 
 import (
-	"fmt"
 	"os"
 	"strings"
 )
 
 // Launcher returns the command line of the program that started this cell's kernel ("" when it
-// cannot be read, e.g. without /proc).
+// cannot be read).
 func Launcher() string {
 	return Cmdline(ParentOf(os.Getppid()))
 }
 
-// Batch reports whether the kernel was started by a runner that executes a notebook without a
-// person in front of it: nbconvert, nbclient or papermill. They never answer input requests.
-func Batch() bool {
-	return containsAny(Launcher(), "nbconvert", "nbclient", "papermill")
+// Kind is what kind of frontend started the kernel.
+type Kind int
+
+const (
+	// KindUnknown: a program that is not known to answer input requests (a jupyter_client
+	// script, a test harness, an unreadable launcher).
+	KindUnknown Kind = iota
+	// KindBatch: a runner that executes a notebook with nobody in front of it (nbconvert,
+	// nbclient, papermill).
+	KindBatch
+	// KindInteractive: a frontend where a person answers input boxes (Jupyter Notebook or Lab,
+	// Jupyter Server, JupyterHub's single-user server, VS Code's Jupyter extension).
+	KindInteractive
+)
+
+var (
+	batchMarks = []string{"nbconvert", "nbclient", "papermill"}
+	// Jupyter's servers, as their console scripts or as python -m; JupyterHub's single-user
+	// server; VS Code (desktop, remote and code-server) starts kernels from its extension host.
+	interactiveMarks = []string{
+		"jupyter-notebook", "jupyter-lab", "jupyter-server", "jupyter_server", "jupyterlab",
+		"notebook.app", "jupyter notebook", "jupyter lab", "jupyter server",
+		"-m notebook", "-m jupyterlab", "-m jupyter_server", "-m nbclassic", "jupyter-nbclassic",
+		"jupyterhub-singleuser", "jupyter-labhub", "jupyterhub.singleuser",
+		"--type=extensionHost", ".vscode-server", "code-server", "vscode",
+	}
+)
+
+// FrontendOf classifies a launcher's command line.
+func FrontendOf(launcher string) Kind {
+	switch {
+	case containsAny(launcher, batchMarks...):
+		return KindBatch
+	case containsAny(launcher, interactiveMarks...):
+		return KindInteractive
+	}
+	return KindUnknown
 }
 
+// Frontend classifies the program that started this cell's kernel.
+func Frontend() Kind { return FrontendOf(Launcher()) }
+
+// Batch reports whether the kernel was started by a runner that executes a notebook without a
+// person in front of it: nbconvert, nbclient or papermill. They never answer input requests.
+func Batch() bool { return Frontend() == KindBatch }
+
 // LiveServer reports whether the kernel was started by a Jupyter server that serves a browser
-// frontend (Notebook, Lab, Jupyter Server, Voilà), where outputs may run JavaScript.
+// frontend (Notebook, Lab, Jupyter Server, JupyterHub, Voilà), where outputs may run JavaScript.
 func LiveServer() bool {
 	l := Launcher()
-	if containsAny(l, "nbconvert", "nbclient", "papermill") {
+	if containsAny(l, batchMarks...) {
 		return false
 	}
 	return containsAny(l, "jupyter-notebook", "jupyter-lab", "jupyter-server", "jupyter_server",
-		"jupyterlab", "notebook.app", "jupyter notebook", "jupyter lab", "jupyter server", "voila")
-}
-
-// ParentOf returns the parent of process pid, from /proc (0 where there is no /proc).
-func ParentOf(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name is in parentheses and may hold spaces: the fields after it are fixed.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	var state string
-	var ppid int
-	fmt.Sscan(s[i+1:], &state, &ppid)
-	return ppid
-}
-
-// Cmdline returns the command line of process pid, its arguments joined by spaces.
-func Cmdline(pid int) string {
-	if pid <= 0 {
-		return ""
-	}
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+		"jupyterlab", "notebook.app", "jupyter notebook", "jupyter lab", "jupyter server",
+		"-m notebook", "-m jupyterlab", "-m jupyter_server", "jupyterhub-singleuser", "jupyter-labhub", "voila")
 }
 
 func containsAny(s string, subs ...string) bool {

@@ -29,6 +29,9 @@ func TestLauncherKinds(t *testing.T) {
 		if Batch() {
 			os.Stdout.WriteString("batch\n")
 		}
+		if Frontend() == KindInteractive {
+			os.Stdout.WriteString("interactive ")
+		}
 		if LiveServer() {
 			os.Stdout.WriteString("live\n")
 		}
@@ -38,7 +41,8 @@ func TestLauncherKinds(t *testing.T) {
 		t.Skip("no bash")
 	}
 	for launcher, want := range map[string]string{
-		"jupyter-nbconvert": "batch", "papermill": "batch", "jupyter-notebook": "live", "my-script.py": "",
+		"jupyter-nbconvert": "batch", "papermill": "batch", "jupyter-notebook": "interactive live", "my-script.py": "",
+		"jupyterhub-singleuser": "interactive live", "run_notebook.py": "",
 	} {
 		// A bash renamed NAME (the launcher) starts a bash (the kernel) that starts the child (the
 		// cell program); "; true" keeps each bash from exec'ing its last command.
@@ -50,6 +54,26 @@ func TestLauncherKinds(t *testing.T) {
 		}
 		if got := strings.TrimSpace(string(out)); got != want {
 			t.Errorf("under %s: got %q, want %q", launcher, got, want)
+		}
+	}
+}
+
+func TestFrontendOf(t *testing.T) {
+	for launcher, want := range map[string]Kind{
+		"/usr/bin/python3 /usr/bin/jupyter-notebook notebooks/ch3.ipynb":                                            KindInteractive,
+		"/usr/bin/python3 /usr/bin/jupyter-lab":                                                                     KindInteractive,
+		"python3 -m notebook --no-browser":                                                                          KindInteractive,
+		"/opt/conda/bin/python3 /opt/conda/bin/jupyterhub-singleuser --ip=0.0.0.0":                                  KindInteractive,
+		"/home/me/.vscode-server/bin/abc/node --dns-result-order=ipv4first .../bootstrap-fork --type=extensionHost": KindInteractive,
+		"/usr/lib/code-server/lib/node /usr/lib/code-server/out/bootstrap-fork --type=extensionHost":                KindInteractive,
+		"/usr/bin/python3 /usr/bin/jupyter-nbconvert --to notebook --execute x.ipynb":                               KindBatch,
+		"/usr/bin/python3 -m papermill in.ipynb out.ipynb":                                                          KindBatch,
+		"/usr/bin/python3 run_notebook.py notebooks/ch3.ipynb":                                                      KindUnknown,
+		"python3 my_jupyter_client_script.py":                                                                       KindUnknown,
+		"":                                                                                                          KindUnknown,
+	} {
+		if got := FrontendOf(launcher); got != want {
+			t.Errorf("FrontendOf(%q) = %d, want %d", launcher, got, want)
 		}
 	}
 }

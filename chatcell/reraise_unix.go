@@ -1,0 +1,18 @@
+//go:build unix
+
+package chatcell
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// reraise ends the process the way the interrupt would have, once state has been saved.
+func reraise() {
+	signal.Reset(os.Interrupt)
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	time.Sleep(time.Second) // the signal ends the process; this is never reached in practice
+	os.Exit(130)
+}
