@@ -166,7 +166,7 @@ func (c *Chat) load(filename string) error {
 // keyHint says which key to check when the server refused it.
 func keyHint(cfg *config, cn *conn, err error) string {
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || (apiErr.StatusCode != 401 && apiErr.StatusCode != 403) || cn.source != Live {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || cn.source != Live {
 		return ""
 	}
 	switch {

@@ -1,11 +1,11 @@
 package chatcell
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"iter"
 	"math/rand/v2"
 	"net"
@@ -200,6 +200,9 @@ func attemptOnce(ctx context.Context, cfg *config, cn *conn, b Backend, req *Req
 		if ctx.Err() != nil {
 			return fail(context.Cause(ctx))
 		}
+		if text.Len() == 0 {
+			return fail(errEmptyStream)
+		}
 		return fail(ErrDropped)
 	}
 	if final.Text == "" {
@@ -250,7 +253,7 @@ func retryAfter(lang string, err error, attempt int) (time.Duration, string, boo
 	if errors.As(err, &dnsErr) && !dnsErr.IsTemporary {
 		return 0, "", false
 	}
-	if errors.As(err, &opErr) || errors.Is(err, ErrDropped) || errors.Is(err, syscall.ECONNRESET) {
+	if errors.As(err, &opErr) || errors.Is(err, ErrDropped) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return min(backoff, 8*time.Second), tr(lang, msgWhyConnLost), true
 	}
 	return 0, "", false
@@ -286,27 +289,39 @@ func (t *tap) middleware(req *http.Request, next option.MiddlewareNext) (*http.R
 	if err != nil || res.StatusCode >= 300 {
 		return res, err
 	}
-	br := bufio.NewReader(res.Body)
-	head, _ := br.Peek(512)
+	// The headers decide without waiting for the body (a stream may be slow to start).
 	ct := strings.ToLower(res.Header.Get("Content-Type"))
-	trimmed := bytes.TrimSpace(head)
-	if strings.Contains(ct, "text/html") || bytes.HasPrefix(trimmed, []byte("<")) {
+	if strings.Contains(ct, "text/html") || strings.Contains(ct, "json") && !strings.Contains(ct, "stream") {
+		head, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 		res.Body.Close()
-		return nil, &notAStream{what: "an HTML page", excerpt: htmlExcerpt(head)}
+		if strings.Contains(ct, "html") {
+			return nil, &notAStream{what: msgWhatHTML, excerpt: htmlExcerpt(head), hint: true}
+		}
+		return nil, &notAStream{what: msgWhatJSONDoc, excerpt: excerpt(string(head), 60), hint: true}
 	}
-	res.Body = &tapReader{r: br, c: res.Body, t: t}
+	res.Body = &tapReader{r: res.Body, t: t}
 	return res, nil
 }
 
+// tapReader keeps the last bytes read, and refuses a body that turns out to be an HTML page
+// sent without its content type.
 type tapReader struct {
-	r *bufio.Reader
-	c interface{ Close() error }
-	t *tap
+	r       io.ReadCloser
+	t       *tap
+	started bool
 }
 
 func (r *tapReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
+		if !r.started {
+			if trimmed := bytes.TrimSpace(p[:n]); len(trimmed) > 0 {
+				r.started = true
+				if trimmed[0] == '<' {
+					return 0, &notAStream{what: msgWhatHTML, excerpt: htmlExcerpt(trimmed), hint: true}
+				}
+			}
+		}
 		r.t.mu.Lock()
 		r.t.tail = append(r.t.tail, p[:n]...)
 		if len(r.t.tail) > tapKeep {
@@ -317,7 +332,7 @@ func (r *tapReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *tapReader) Close() error { return r.c.Close() }
+func (r *tapReader) Close() error { return r.r.Close() }
 
 // explain turns the SDK's JSON error on a malformed event into ErrNotAStream quoting the line.
 func (t *tap) explain(err error) error {
@@ -344,7 +359,7 @@ func (t *tap) explain(err error) error {
 	if bad == "" {
 		bad = err.Error()
 	}
-	return &notAStream{what: "a line that is not JSON", excerpt: excerpt(bad, 80)}
+	return &notAStream{what: msgNotJSON, excerpt: excerpt(bad, 60)}
 }
 
 // htmlExcerpt gives a page's title, or the start of its text.

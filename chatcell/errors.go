@@ -1,6 +1,7 @@
 package chatcell
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,8 @@ var (
 	// portal, a line that is not JSON…).
 	ErrNotAStream = errors.New("the server sent something that is not an OpenAI stream")
 	errStopped    = errors.New("stopped by the caller")
+	// errEmptyStream is ErrDropped before anything arrived: a 200 with no events.
+	errEmptyStream = fmt.Errorf("%w: the stream ended before the reply started", ErrDropped)
 )
 
 // Error is the error chatcell returns: its text is the one readable line a notebook cell shows
@@ -121,8 +125,9 @@ func (e *StreamError) Error() string {
 
 // notAStream is ErrNotAStream with a short excerpt of what came instead.
 type notAStream struct {
-	what    string // "an HTML page", "a line that is not JSON"…
+	what    msgID // msgWhatHTML, msgNotJSON…
 	excerpt string
+	hint    bool // the whole answer was something else: a wrong base URL, a login page
 }
 
 func (e *notAStream) Error() string { return ErrNotAStream.Error() }
@@ -228,10 +233,16 @@ func describe(lang string, err error) string {
 		return tr(lang, msgInterrupted)
 	case errors.As(err, &cut):
 		return tr(lang, msgCutOff, cut.received, cause(lang, cut.cause))
+	case errors.Is(err, errEmptyStream):
+		return tr(lang, msgEmptyStream)
 	case errors.As(err, &to):
 		return tr(lang, to.phase, seconds(to.after))
 	case errors.As(err, &nas):
-		return tr(lang, msgNotAStream, nas.what, nas.excerpt)
+		line := tr(lang, msgNotAStream, tr(lang, nas.what), nas.excerpt)
+		if nas.hint {
+			line += " (" + tr(lang, msgHintBaseURL) + ")"
+		}
+		return line
 	case errors.As(err, &apiErr):
 		return apiLine(lang, apiErr)
 	case errors.As(err, &streamE):
@@ -252,7 +263,7 @@ func describe(lang string, err error) string {
 		return tr(lang, msgTLS, err.Error())
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return tr(lang, msgCannotReach, opErr.Addr.String(), cause(lang, opErr.Err))
-	case errors.As(err, &opErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+	case errors.As(err, &opErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return tr(lang, msgConnLost, cause(lang, err))
 	case errors.Is(err, fs.ErrNotExist):
 		var pe *fs.PathError
@@ -263,25 +274,36 @@ func describe(lang string, err error) string {
 	return err.Error()
 }
 
-// cause says in a few words why a connection failed.
+// cause says in a few words why a reply broke.
 func cause(lang string, err error) string {
+	var to *timeoutError
 	switch {
 	case errors.Is(err, syscall.ECONNRESET):
 		return tr(lang, msgCauseReset)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return tr(lang, msgCauseRefused)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, ErrDropped):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, ErrDropped),
+		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE):
 		return tr(lang, msgCauseClosed)
-	case errors.Is(err, ErrStalled):
+	case errors.As(err, &to) && to.sentinel == ErrStalled:
+		return tr(lang, msgCauseStalled, seconds(to.after))
+	case errors.Is(err, ErrNotAStream), errors.Is(err, ErrNoResponse):
 		return describe(lang, err)
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
-		return opErr.Err.Error()
+		if opErr.Timeout() {
+			return tr(lang, msgTimedOut)
+		}
+		return cause(lang, opErr.Err)
 	}
 	var se *StreamError
 	if errors.As(err, &se) {
 		return streamLine(lang, se)
+	}
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		return sys.Err.Error()
 	}
 	return err.Error()
 }
@@ -294,13 +316,20 @@ func apiLine(lang string, apiErr *APIError) string {
 			msg = parseStreamError([]byte(raw)).Message
 		}
 	}
-	if msg == "" && apiErr.Response != nil {
-		msg = apiErr.Response.Status
+	if msg == "" && apiErr.Response != nil && apiErr.Response.Body != nil {
+		// The SDK keeps the body of an error that is not OpenAI's JSON (a proxy's HTML page).
+		body, _ := io.ReadAll(io.LimitReader(apiErr.Response.Body, 4096))
+		apiErr.Response.Body = io.NopCloser(bytes.NewReader(body))
+		if t := bytes.TrimSpace(body); bytes.HasPrefix(t, []byte("<")) {
+			msg = htmlExcerpt(t)
+		} else {
+			msg = excerpt(string(t), 160)
+		}
 	}
 	if apiErr.Code != "" && !strings.Contains(msg, apiErr.Code) {
 		status += " (" + apiErr.Code + ")"
 	}
-	if msg == "" {
+	if msg == "" || msg == status || msg == http.StatusText(apiErr.StatusCode) {
 		return tr(lang, msgServerAnswered, status, "")
 	}
 	return tr(lang, msgServerAnswered, status, ": "+excerpt(msg, 400))

@@ -81,6 +81,11 @@ const (
 	msgMarkForged
 	msgMarkSummary
 	msgMarkCut
+	msgEmptyStream
+	msgWhatHTML
+	msgWhatJSONDoc
+	msgHintBaseURL
+	msgCauseStalled
 	msgCount
 )
 
@@ -114,7 +119,7 @@ var catalog = map[string][msgCount]string{
 		msgNoHeaders:           "no response: the server did not answer within %s (is it down or overloaded? WithStartTimeout changes the wait)",
 		msgNoFirstEvent:        "no response: the server accepted the request but sent nothing for %s (WithStartTimeout changes the wait)",
 		msgStalledMid:          "the reply stalled: the server sent nothing for %s (WithStallTimeout changes the wait)",
-		msgNotAStream:          "the server sent something that is not an OpenAI stream (%s): «%s» (check the base URL, or whether a network login page is in the way)",
+		msgNotAStream:          "the server sent something that is not an OpenAI stream (%s): «%s»",
 		msgNotJSON:             "a line that is not JSON",
 		msgServerAnswered:      "the server answered %s%s",
 		msgServerStopped:       "the server stopped the reply%s: %s",
@@ -133,7 +138,7 @@ var catalog = map[string][msgCount]string{
 		msgSavingState:         "saving the chat's state",
 		msgHintThreadGone:      "the thread cannot go on (was the last reply sent with store=false, or deleted?); chat.Reset() starts a new one",
 		msgHintChatCut:         "the part shown is not in the thread, since the server did not finish the response; ask again",
-		msgHintHistCut:         "what arrived is kept in the history, marked (cut short)",
+		msgHintHistCut:         "what arrived is kept in the history, marked as cut short",
 		msgHintSummaryFailed:   "the reply is kept, but summarising the history failed",
 		msgHintKeyOption:       "check the key given with WithAPIKey",
 		msgHintKeyEnv:          "check the key in %s",
@@ -149,6 +154,11 @@ var catalog = map[string][msgCount]string{
 		msgMarkForged:          "forged",
 		msgMarkSummary:         "summary",
 		msgMarkCut:             "cut short",
+		msgEmptyStream:         "the server ended its answer before the reply started (an empty stream)",
+		msgWhatHTML:            "an HTML page",
+		msgWhatJSONDoc:         "a JSON document instead of an event stream: does the server support stream=true?",
+		msgHintBaseURL:         "check the base URL, or whether a network login page is in the way",
+		msgCauseStalled:        "the server went silent for %s; WithStallTimeout changes the wait",
 	},
 	"zh-TW": {
 		msgOffline:             `離線：未設定 %s，所以回覆來自內建的「鏡子」（mirror）模型，它會顯示它收到的內容。要用真的模型，請設定 %[1]s（%s）。`,
@@ -179,7 +189,7 @@ var catalog = map[string][msgCount]string{
 		msgNoHeaders:           "沒有回應：伺服器在 %s 內沒有回答（是否停機或過載？WithStartTimeout 可調整等待時間）",
 		msgNoFirstEvent:        "沒有回應：伺服器接受了請求，但 %s 內沒有送出任何內容（WithStartTimeout 可調整等待時間）",
 		msgStalledMid:          "回覆停住了：伺服器 %s 內沒有送出任何內容（WithStallTimeout 可調整等待時間）",
-		msgNotAStream:          "伺服器送來的不是 OpenAI 串流（%s）：«%s»（請檢查 base URL，或是否有網路登入頁面擋住）",
+		msgNotAStream:          "伺服器送來的不是 OpenAI 串流（%s）：«%s»",
 		msgNotJSON:             "一行不是 JSON 的內容",
 		msgServerAnswered:      "伺服器回答 %s%s",
 		msgServerStopped:       "伺服器中止了回覆%s：%s",
@@ -198,7 +208,7 @@ var catalog = map[string][msgCount]string{
 		msgSavingState:         "儲存對話狀態時",
 		msgHintThreadGone:      "對話串無法延續（上一則回覆是用 store=false 送出的，或已被刪除？）；chat.Reset() 可開始新的對話串",
 		msgHintChatCut:         "顯示出來的部分不在對話串中，因為伺服器沒有完成這個回應；請再問一次",
-		msgHintHistCut:         "收到的部分已保存在歷史中，標記為（被截斷）",
+		msgHintHistCut:         "收到的部分已保存在歷史中，並標記為「被截斷」",
 		msgHintSummaryFailed:   "回覆已保存，但摘要歷史時失敗",
 		msgHintKeyOption:       "請檢查 WithAPIKey 給的金鑰",
 		msgHintKeyEnv:          "請檢查 %s 中的金鑰",
@@ -214,6 +224,11 @@ var catalog = map[string][msgCount]string{
 		msgMarkForged:          "偽造",
 		msgMarkSummary:         "摘要",
 		msgMarkCut:             "被截斷",
+		msgEmptyStream:         "伺服器在回覆開始前就結束了（空的串流）",
+		msgWhatHTML:            "一個 HTML 網頁",
+		msgWhatJSONDoc:         "一份 JSON 文件而不是事件串流：伺服器支援 stream=true 嗎？",
+		msgHintBaseURL:         "請檢查 base URL，或是否有網路登入頁面擋住",
+		msgCauseStalled:        "伺服器 %s 沒有送出任何內容；WithStallTimeout 可調整等待時間",
 	},
 	"zh-CN": {
 		msgOffline:             `离线：未设置 %s，所以回复来自内置的“镜子”（mirror）模型，它会显示它收到的内容。要用真实的模型，请设置 %[1]s（%s）。`,
@@ -244,7 +259,7 @@ var catalog = map[string][msgCount]string{
 		msgNoHeaders:           "没有响应：服务器在 %s 内没有回答（是否宕机或过载？WithStartTimeout 可调整等待时间）",
 		msgNoFirstEvent:        "没有响应：服务器接受了请求，但 %s 内没有发送任何内容（WithStartTimeout 可调整等待时间）",
 		msgStalledMid:          "回复停住了：服务器 %s 内没有发送任何内容（WithStallTimeout 可调整等待时间）",
-		msgNotAStream:          "服务器发来的不是 OpenAI 流（%s）：«%s»（请检查 base URL，或是否有网络登录页面挡住）",
+		msgNotAStream:          "服务器发来的不是 OpenAI 流（%s）：«%s»",
 		msgNotJSON:             "一行不是 JSON 的内容",
 		msgServerAnswered:      "服务器回答 %s%s",
 		msgServerStopped:       "服务器中止了回复%s：%s",
@@ -263,7 +278,7 @@ var catalog = map[string][msgCount]string{
 		msgSavingState:         "保存对话状态时",
 		msgHintThreadGone:      "对话串无法继续（上一条回复是用 store=false 发送的，或已被删除？）；chat.Reset() 可开始新的对话串",
 		msgHintChatCut:         "显示出来的部分不在对话串中，因为服务器没有完成这个响应；请再问一次",
-		msgHintHistCut:         "收到的部分已保存在历史中，标记为（被截断）",
+		msgHintHistCut:         "收到的部分已保存在历史中，并标记为“被截断”",
 		msgHintSummaryFailed:   "回复已保存，但总结历史时失败",
 		msgHintKeyOption:       "请检查 WithAPIKey 给的密钥",
 		msgHintKeyEnv:          "请检查 %s 中的密钥",
@@ -279,6 +294,11 @@ var catalog = map[string][msgCount]string{
 		msgMarkForged:          "伪造",
 		msgMarkSummary:         "摘要",
 		msgMarkCut:             "被截断",
+		msgEmptyStream:         "服务器在回复开始前就结束了（空的流）",
+		msgWhatHTML:            "一个 HTML 网页",
+		msgWhatJSONDoc:         "一份 JSON 文档而不是事件流：服务器支持 stream=true 吗？",
+		msgHintBaseURL:         "请检查 base URL，或是否有网络登录页面挡住",
+		msgCauseStalled:        "服务器 %s 没有发送任何内容；WithStallTimeout 可调整等待时间",
 	},
 }
 
