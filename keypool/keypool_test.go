@@ -651,3 +651,37 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 }
+
+func TestABodyTooLargeToKeepIsSentOnce(t *testing.T) {
+	defer func(n int64) { maxBufferedBody = n }(maxBufferedBody)
+	maxBufferedBody = 10
+	keys := testKeys(2)
+	up := newUpstream(t, keys)
+	up.set(keys[0], rateLimited(map[string]string{"Retry-After": "20"}))
+	var ev events
+	p := mustPool(t, keys, newClock(), WithNotify(ev.add))
+	payload := strings.Repeat("長", 20) // 60 bytes, from a reader without GetBody
+	req, _ := http.NewRequest("POST", up.URL, io.MultiReader(strings.NewReader(payload)))
+	resp, err := (&http.Client{Transport: p.Transport(nil)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || string(got) != rateLimited(nil).body {
+		t.Errorf("got %d %q, want the 429 as it is", resp.StatusCode, got)
+	}
+	if up.total() != 1 || up.bodies[0] != payload {
+		t.Errorf("%d sends, body %q", up.total(), up.bodies)
+	}
+	if s := statusOf(t, p, keys[0]); s.State != Cooling {
+		t.Errorf("key 0 %+v, want cooling", s)
+	}
+	if e := ev.strings(); len(e) != 1 || !strings.HasSuffix(e[0], "; the request body was too large to re-send") {
+		t.Errorf("events %q", e)
+	}
+	mustGet(t, p, up.URL) // a small body goes on with key 1
+	if up.count(keys[1]) != 1 {
+		t.Errorf("key 1 not used")
+	}
+}

@@ -133,55 +133,61 @@ type fileStore struct {
 	name    string
 	path    string
 	now     func() time.Time
-	onReset func(error) // told when a broken file was moved aside
+	onReset func(error) // told (after unlocking) when a broken file was moved aside
 
 	mu sync.Mutex // one update at a time in this process (the file lock is per open file)
 }
 
 func (f *fileStore) update(fn func(*state) bool) error {
+	reset, err := f.locked(fn)
+	if reset != nil && f.onReset != nil {
+		f.onReset(reset) // after unlocking: the callback may use the pool
+	}
+	return err
+}
+
+// locked runs one update under the locks. A broken file found on the way is reported as reset.
+func (f *fileStore) locked(fn func(*state) bool) (reset, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	unlock, err := fsutil.Lock(f.path)
 	if err != nil {
-		return fmt.Errorf("keypool: %w", err)
+		return nil, fmt.Errorf("keypool: %w", err)
 	}
 	defer unlock()
-	st, err := f.read()
-	if err != nil {
-		return err
-	}
-	if !fn(st) {
-		return nil
+	st, reset, err := f.read()
+	if err != nil || !fn(st) {
+		return reset, err
 	}
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return fmt.Errorf("keypool: state: %w", err)
+		return reset, fmt.Errorf("keypool: state: %w", err)
 	}
 	if secret.Contains(string(data)) { // cannot happen: the state holds fingerprints and codes
-		return errors.New("keypool: refusing to write a state file that holds a key")
+		return reset, errors.New("keypool: refusing to write a state file that holds a key")
 	}
 	if err := fsutil.WriteFileAtomic(f.path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("keypool: saving state: %w", err)
+		return reset, fmt.Errorf("keypool: saving state: %w", err)
 	}
-	return nil
+	return reset, nil
 }
 
-// read loads the state file (the lock is held). A missing file is a fresh state; a broken one
-// is moved aside (to path.broken-<time>), reported through onReset, and replaced by a fresh state.
-func (f *fileStore) read() (*state, error) {
+// read loads the state file (the locks are held). A missing file is a fresh state; a broken one
+// is moved aside (to path.broken-<time>), returned as reset, and replaced by a fresh state.
+func (f *fileStore) read() (st *state, reset, err error) {
 	file, err := os.Open(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return newState(f.name), nil
+		return newState(f.name), nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keypool: reading state: %w", err)
+		return nil, nil, fmt.Errorf("keypool: reading state: %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(file, maxStateBytes+1))
 	file.Close()
 	if err != nil {
-		return nil, fmt.Errorf("keypool: reading state: %w", err)
+		return nil, nil, fmt.Errorf("keypool: reading state: %w", err)
 	}
-	st := newState(f.name)
+	st = newState(f.name)
 	var problem error
 	if len(data) > maxStateBytes {
 		problem = fmt.Errorf("larger than %d bytes", maxStateBytes)
@@ -196,16 +202,13 @@ func (f *fileStore) read() (*state, error) {
 		}
 	}
 	if problem == nil {
-		return st, nil
+		return st, nil, nil
 	}
 	aside := f.path + ".broken-" + strconv.FormatInt(f.now().UnixNano(), 10)
 	if err := os.Rename(f.path, aside); err != nil {
-		return nil, fmt.Errorf("keypool: state file %s is unreadable (%v) and cannot be moved aside: %w", f.path, problem, err)
+		return nil, nil, fmt.Errorf("keypool: state file %s is unreadable (%v) and cannot be moved aside: %w", f.path, problem, err)
 	}
-	if f.onReset != nil {
-		f.onReset(&StateError{Path: f.path, MovedTo: aside, Problem: problem.Error()})
-	}
-	return newState(f.name), nil
+	return newState(f.name), &StateError{Path: f.path, MovedTo: aside, Problem: problem.Error()}, nil
 }
 
 // jsonProblem describes a decoding error without quoting the file's content.

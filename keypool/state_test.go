@@ -228,12 +228,17 @@ func TestABrokenStateFileIsMovedAside(t *testing.T) {
 		})
 	}
 
-	// A file broken between two requests: the request still goes through.
+	// A file broken between two requests: the request still goes through, and the notify
+	// function may use the pool (no lock is held when it is called).
 	keys2 := testKeys(1)
 	up := newUpstream(t, keys2)
 	dir := t.TempDir()
 	var ev events
-	p := newCell(t, keys2, dir, newClock(), WithNotify(ev.add), WithName("mid"))
+	var p *Pool
+	p = newCell(t, keys2, dir, newClock(), WithName("mid"), WithNotify(func(e Event) {
+		ev.add(e)
+		_ = p.Status()
+	}))
 	mustGet(t, p, up.URL)
 	os.WriteFile(filepath.Join(dir, "keypool-mid.json"), []byte("\x00\x01"), 0o600)
 	mustGet(t, p, up.URL)

@@ -15,10 +15,11 @@ import (
 	"github.com/gonbchat/gonbchat/internal/secret"
 )
 
+// maxBufferedBody bounds how much of a request body without GetBody is kept to re-send it. A
+// longer body is sent once, without failover. (A variable for the tests.)
+var maxBufferedBody int64 = 32 << 20
+
 const (
-	// maxBufferedBody bounds how much of a request body without GetBody is kept to re-send it.
-	// A longer body is sent once, without failover.
-	maxBufferedBody = 32 << 20
 	// maxErrorBody bounds how much of a 429/401/403 answer is read to find its error code.
 	maxErrorBody = 64 << 10
 )
@@ -72,7 +73,7 @@ func newRequestBody(req *http.Request) (*requestBody, error) {
 		req.Body.Close()
 		return nil, fmt.Errorf("keypool: reading the request body: %w", err)
 	}
-	if len(buf) > maxBufferedBody {
+	if int64(len(buf)) > maxBufferedBody {
 		b.oneShot = true
 		b.orig = struct {
 			io.Reader
@@ -181,14 +182,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		ev, err := c.record(k, f, c.now())
 		if body.oneShot {
-			// The body is gone: the caller gets the answer as it is.
+			// The body is gone: the caller gets the answer as it is (and the key's state, even if
+			// it could not be saved).
 			resp.Body = struct {
 				io.Reader
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
 			ev.noResend = true
 			c.emit(ev)
-			return resp, err
+			return resp, nil
 		}
 		resp.Body.Close()
 		if err != nil {
