@@ -202,9 +202,6 @@ func TestSDKWithAnExhaustedPoolFailsFastWithExhaustedError(t *testing.T) {
 }
 
 func TestSDKRetriesA5xxWithTheNextKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the SDK's own backoff takes about 0.5 s")
-	}
 	keys := testKeys(2)
 	s := newSDKSetup(t, keys)
 	s.up.set(keys[0], srvErr)

@@ -102,9 +102,6 @@ func TestPoolsWithTheSameNameShareState(t *testing.T) {
 // TestProcessesShareTheRotation runs a child process and this one against the same state
 // directory at the same time: the server sees every key exactly as often.
 func TestProcessesShareTheRotation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
 	keys := testKeys(3)
 	up := newUpstream(t, keys)
 	up.set(keys[1], rateLimited(map[string]string{"Retry-After": "3600"}))
