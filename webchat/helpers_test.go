@@ -134,7 +134,7 @@ func contents(msgs []llm.Message) []string {
 }
 
 // newTestServer serves a Server for m on an httptest server.
-func newTestServer(t *testing.T, m Model, opts ...Option) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, m Model, opts ...Option) (*Server, *httptest.Server) {
 	t.Helper()
 	opts = append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s, err := New(testPersona, m, opts...)
@@ -149,13 +149,13 @@ func newTestServer(t *testing.T, m Model, opts ...Option) (*Server, *httptest.Se
 
 // visitor is one browser: a cookie jar and the page's CSRF token.
 type visitor struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	csrf string
 }
 
-func newVisitor(t *testing.T, base string) *visitor {
+func newVisitor(t testing.TB, base string) *visitor {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	v := &visitor{t: t, base: base, c: &http.Client{Jar: jar}}
@@ -217,13 +217,19 @@ func (v *visitor) send(text string) result {
 	return v.ask("/api/send", map[string]string{"text": text})
 }
 
-func readResult(t *testing.T, res *http.Response) result {
+func readResult(t testing.TB, res *http.Response) result {
 	t.Helper()
-	r := result{status: res.StatusCode}
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseResult(t, res, b)
+}
+
+// parseResult parses a reply's body b.
+func parseResult(t testing.TB, res *http.Response, b []byte) result {
+	t.Helper()
+	r := result{status: res.StatusCode}
 	r.raw = string(b)
 	if res.StatusCode != 200 {
 		var e struct{ Error string }

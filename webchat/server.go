@@ -355,7 +355,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.hostAllowed(r) {
 		s.log.Warn("webchat: refused a request for an unknown host name", "host", r.Host)
-		s.fail(w, http.StatusMisdirectedRequest, "This chat answers on localhost only. To share it on the network, start it with a share token.")
+		const line = "This chat answers on localhost only. To share it on the network, start it with a share token."
+		if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
+			failPage(w, http.StatusMisdirectedRequest, line)
+		} else {
+			s.fail(w, http.StatusMisdirectedRequest, line)
+		}
 		return
 	}
 	if !s.access(w, r) {
@@ -394,8 +399,8 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// URL returns the address of the page once the server listens ("" before): with the token
-// in share mode, so that it can be handed to visitors as it is.
+// URL returns the address of the page while the server listens ("" before and after): with
+// the token in share mode, so that it can be handed to visitors as it is.
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -512,7 +517,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, ready chan<- struct
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.serving = false
+		s.serving, s.url = false, ""
 		s.mu.Unlock()
 	}()
 
