@@ -368,3 +368,20 @@ func TestReplyTooLong(t *testing.T) {
 		t.Errorf("long reply: %+v", r.done)
 	}
 }
+
+// Browsers share cookies between the ports of a host: two bots on one machine must not take
+// each other's visitors.
+func TestTwoBotsOneBrowser(t *testing.T) {
+	m := &fakeModel{reply: says("ok", 1)}
+	_, ts1 := newTestServer(t, m)
+	_, ts2 := newTestServer(t, m)
+	v1 := newVisitor(t, ts1.URL)
+	v2 := &visitor{t: t, base: ts2.URL, c: v1.c} // the same cookie jar
+	v1.page()
+	v1.send("to bot 1")
+	v2.page()
+	v2.send("to bot 2")
+	if p := v1.page(); !strings.Contains(p, "to bot 1") || strings.Contains(p, "to bot 2") {
+		t.Errorf("bot 1 lost its visitor's conversation")
+	}
+}
