@@ -13,8 +13,9 @@
 //     atomically, the least recently used dropped past Limits.MaxVisitors).
 //   - The reply streams into the page (a streamed fetch body of JSON lines) as HTML rendered
 //     on the server by display/markdown (goldmark's safe default: no raw HTML from the model,
-//     CJK emphasis, math left for MathJax, highlighted code): committed blocks are sent once,
-//     the open tail is re-sent, the final render replaces the whole.
+//     CJK emphasis, highlighted code; math stays $…$ text, as no MathJax is bundled):
+//     committed blocks are sent once, the open tail is re-sent, the final render replaces
+//     the whole.
 //   - Stop cancels the upstream request (the Model's context) and keeps what arrived, marked as
 //     cut short; Retry asks the last question again; Undo rolls back the last turn; Clear
 //     starts over from the greeting. A model error is one readable line in the bot's bubble

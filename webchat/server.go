@@ -608,7 +608,7 @@ func outboundHost() string {
 	return "127.0.0.1"
 }
 
-// fail answers with one readable line: JSON for the API, a small page otherwise.
+// fail answers with one readable line, as JSON {"error": line}.
 func (s *Server) fail(w http.ResponseWriter, code int, line string) {
 	writeJSON(w, code, map[string]string{"error": line})
 }
