@@ -100,10 +100,18 @@ func ShowEvents(msg string, opts ...CreateOption) error {
 	}
 	s := service(cn).NewStreaming(context.Background(), params, paramOpts(cfg.params)...)
 	defer s.Close()
+	var failed error
 	for s.Next() {
-		fmt.Println(secret.Redact(eventLine(s.Current())))
+		ev := s.Current()
+		fmt.Println(secret.Redact(eventLine(ev)))
+		if ev.Type == "error" || ev.Type == "response.failed" {
+			failed = parseStreamError([]byte(ev.RawJSON()))
+		}
 	}
 	err := s.Err()
+	if err == nil {
+		err = failed
+	}
 	if err == nil {
 		return nil
 	}

@@ -357,3 +357,14 @@ type hintError struct {
 
 func (e *hintError) Error() string { return e.err.Error() + " (" + e.hint + ")" }
 func (e *hintError) Unwrap() error { return e.err }
+
+// Format prints the one line for every verb (%v, %+v, %#v, %s, %q), so that no formatting of a
+// returned error shows the fields of its cause.
+func (e *Error) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'q':
+		fmt.Fprintf(f, "%q", e.line)
+	default:
+		fmt.Fprint(f, e.line)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gonbchat/gonbchat/chatcell"
 	"github.com/gonbchat/gonbchat/chatcell/completions"
+	"github.com/openai/openai-go/v3/option"
 )
 
 // A server that misbehaves the way real ones do: it drops, stalls, rate-limits and sends
@@ -351,3 +352,5 @@ func TestFaultSuite(t *testing.T) {
 		}
 	}
 }
+
+func optionHeader(k, v string) option.RequestOption { return option.WithHeader(k, v) }
