@@ -160,8 +160,12 @@ func offlineConn(cfg *config, missing string) *conn {
 	if sd := cfg.stateDir(); sd != "" {
 		dir = filepath.Join(sd, "offline-store")
 	}
+	key := dir
+	if cfg.offlinePace != nil {
+		key += "\x00" + cfg.offlinePace.String() // a handler per pace: the option must not be lost to a cached one
+	}
 	offlineHandlers.Lock()
-	h := offlineHandlers.m[dir]
+	h := offlineHandlers.m[key]
 	if h == nil {
 		var opts []openaitest.Option
 		if dir != "" {
@@ -171,7 +175,7 @@ func offlineConn(cfg *config, missing string) *conn {
 			opts = append(opts, openaitest.WithPace(*cfg.offlinePace))
 		}
 		h = openaitest.NewHandler(opts...)
-		offlineHandlers.m[dir] = h
+		offlineHandlers.m[key] = h
 	}
 	offlineHandlers.Unlock()
 	if missing != "" {

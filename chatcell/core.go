@@ -338,7 +338,7 @@ func (c *core) report(cfg *config, err error) {
 func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request) (rep *Reply, partial string, interrupted bool, err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	cell := display.NewCell()
+	cell := newCell()
 	rep, partial, err = run(ctx, cfg, cn, cfg.backend, req, hooks{
 		emit: func(d string) bool {
 			if cfg.stream {
@@ -368,6 +368,16 @@ func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request) (rep *Re
 	cell.Close(meta)
 	return rep, partial, interrupted, err
 }
+
+// replyCell is what showTurn writes a reply into: a display.Cell.
+type replyCell interface {
+	Write(delta string)
+	Status(line string)
+	Close(meta map[string]any)
+}
+
+// newCell makes the display of one reply (tests count what it receives).
+var newCell = func() replyCell { return display.NewCell() }
 
 // usageLine is the line shown after a turn: its tokens, the chat's totals (when t counts
 // turns) and, on a live server, the estimated cost of the turn.
