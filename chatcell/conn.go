@@ -96,10 +96,16 @@ var loadDotenv = sync.OnceFunc(func() {
 func resolveConn(cfg *config) *conn {
 	loadDotenv()
 	secret.Register(cfg.apiKey)
+	if cfg.err() != nil {
+		return &conn{} // the chat reports its error at every verb and sends nothing
+	}
 	if cfg.offline {
 		return offlineConn(cfg, "")
 	}
 	key, base, name := cfg.apiKey, cfg.baseURL, ""
+	if cfg.pool != nil && key == "" {
+		key = poolKey // the pool sets each request's key
+	}
 	if p := cfg.provider; p != nil {
 		name = p.Name
 		if key == "" {
@@ -137,9 +143,15 @@ func resolveConn(cfg *config) *conn {
 			c.opts = append(c.opts, option.WithProject(proj))
 		}
 	}
+	if key == poolKey {
+		c.opts = append(c.opts, option.WithHTTPClient(&http.Client{Transport: cfg.pool.Transport(nil)}))
+	}
 	c.opts = append(c.opts, cfg.requestOpts...)
 	return c
 }
+
+// poolKey stands for "a key of the chat's pool" until the pool's transport sets the real one.
+const poolKey = "key-from-pool"
 
 // completions returns the Chat Completions backend if package chatcell/completions is linked.
 func completions() Backend {

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 )
 
@@ -296,6 +297,35 @@ func (c *core) Reset() error {
 	})
 }
 
+// ResetAPIKey makes the chat's next requests use key (openai2's reset_api_key), instead of its
+// key or pool so far; the history is kept. ResetKeyPool does the same with a pool.
+func (c *core) ResetAPIKey(key string) error {
+	return c.do(func(cfg *config) error {
+		next := cfg.clone()
+		WithAPIKey(key).set(next)
+		if err := next.err(); err != nil {
+			return err
+		}
+		next.pool = nil
+		c.cfg, c.cn = next, nil
+		return nil
+	})
+}
+
+// ResetKeyPool makes the chat's next requests use the keys of p in turn; the history is kept.
+func (c *core) ResetKeyPool(p *keypool.Pool) error {
+	return c.do(func(cfg *config) error {
+		next := cfg.clone()
+		WithKeyPool(p).set(next)
+		if err := next.err(); err != nil {
+			return err
+		}
+		next.apiKey = ""
+		c.cfg, c.cn = next, nil
+		return nil
+	})
+}
+
 // Save writes the chat to filename: a Chat its last response id (the textbook's save), a
 // ChatWithHistList its whole history as a gob file (versioned, checksummed, with no key).
 func (c *core) Save(filename string) error {
@@ -384,7 +414,7 @@ var newCell = func() replyCell { return display.NewCell() }
 func usageLine(cfg *config, cn *conn, rep *Reply, t tally) string {
 	line := tr(cfg.lang, msgTokens, usageText(cfg.lang, rep.Usage))
 	if t.Turns > 0 {
-		line += "  ·  " + tr(cfg.lang, msgChatSoFar, t.Turns, t.Requests, usageText(cfg.lang, t.Usage))
+		line += "  ·  " + tr(cfg.lang, msgChatSoFar, t.Turns, plural(cfg.lang, t.Turns), t.Requests, plural(cfg.lang, t.Requests), usageText(cfg.lang, t.Usage))
 	}
 	model := rep.Model
 	if model == "" {
@@ -401,4 +431,12 @@ func usageLine(cfg *config, cn *conn, rep *Reply, t tally) string {
 
 func usageText(lang string, u llm.Usage) string {
 	return tr(lang, msgUsage, u.InputTokens, u.OutputTokens, u.TotalTokens)
+}
+
+// plural is the English plural ending for n; Chinese has none.
+func plural(lang string, n int) string {
+	if lang == "en" && n != 1 {
+		return "s"
+	}
+	return ""
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gonbchat/gonbchat/internal/fsutil"
 	"github.com/gonbchat/gonbchat/internal/secret"
+	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
 )
@@ -224,9 +225,12 @@ func describe(lang string, err error) string {
 		hostname x509.HostnameError
 		jsonSyn  *json.SyntaxError
 	)
+	var exhausted *keypool.ExhaustedError
 	switch {
 	case errors.As(err, &e):
 		return e.line
+	case errors.As(err, &exhausted):
+		return exhausted.Error()
 	case errors.As(err, &h):
 		return describe(lang, h.err) + " (" + h.hint + ")"
 	case errors.Is(err, ErrInterrupted):

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/openai/openai-go/v3/option"
 )
 
@@ -113,6 +114,7 @@ type config struct {
 	offline         bool
 	offlinePace     *time.Duration
 	requestOpts     []option.RequestOption
+	pool            *keypool.Pool
 	input           io.Reader // Loop reads from it instead of the notebook or stdin (tests)
 	quiet           bool
 	stallTimeout    time.Duration
@@ -305,6 +307,19 @@ func WithAPIKey(key string) ConnOption {
 			return
 		}
 		c.apiKey = strings.TrimSpace(key)
+	}}
+}
+
+// WithKeyPool gives every request the next usable key of p (openai2's AKPool): keys rotate,
+// a rate-limited key cools down while the request goes on with another, a rejected one is
+// taken out. The pool's keys go where WithAPIKey's would (the chat's server, or the provider's).
+func WithKeyPool(p *keypool.Pool) ConnOption {
+	return ConnOption{func(c *config) {
+		if p == nil || p.Len() == 0 {
+			c.fail("WithKeyPool: the pool is empty")
+			return
+		}
+		c.pool = p
 	}}
 }
 

@@ -159,6 +159,42 @@ func TestNotebooks(t *testing.T) {
 	})
 }
 
+// TestNotebooksWithoutStdin runs every lesson as a plain jupyter_client script does: with
+// allow_stdin=False and nobody to answer. GoNB asks for input anyway, so a chat loop that asked
+// would hang the kernel for good; every cell must end by itself, and a loop must say why it
+// ended at once.
+func TestNotebooksWithoutStdin(t *testing.T) {
+	requireKernel(t)
+	lessons, _ := filepath.Glob("*.ipynb")
+	lessons = slices.DeleteFunc(lessons, func(p string) bool { return strings.HasSuffix(p, ".nbconvert.ipynb") })
+	here := mustAbs(t, ".")
+	for _, nb := range lessons {
+		t.Run(strings.TrimSuffix(nb, ".ipynb"), func(t *testing.T) {
+			r := runNotebookArgs(t, nb, here, []string{"--no-stdin"})
+			if r.Aborted != "" {
+				t.Errorf("the run was aborted: %s", r.Aborted)
+			}
+			for _, c := range r.Cells {
+				if c.Status != "ok" {
+					t.Errorf("cell %d (%s): %s", c.Index, firstLine(c.Source), c.Status)
+				}
+				loop := false
+				for _, m := range c.Messages {
+					switch m.MsgType {
+					case "input_request", "input_request_unanswered":
+						t.Errorf("cell %d (%s) asked for input nobody can give", c.Index, firstLine(c.Source))
+					case "stream":
+						loop = loop || strings.Contains(m.Content.Text, "Loop:")
+					}
+				}
+				if strings.Contains(c.Source, "Loop()") && !loop {
+					t.Errorf("cell %d (%s) ended its loop without saying why", c.Index, firstLine(c.Source))
+				}
+			}
+		})
+	}
+}
+
 // TestSetupCells checks, without a kernel, that the lessons' setup cells do not depend on the
 // directory Jupyter was started in. GoNB sets $GONB_JUPYTER_ROOT to the Jupyter server's working
 // directory: a student who runs `jupyter notebook notebooks/ch3-responses.ipynb` at the repository root gets
@@ -267,6 +303,12 @@ func declareInputs(t *testing.T, files ...string) {
 // "Jupyter server" in jupyterRoot, and returns the recorded messages.
 func runNotebook(t *testing.T, path, jupyterRoot string, env ...string) *run {
 	t.Helper()
+	return runNotebookArgs(t, path, jupyterRoot, nil, env...)
+}
+
+// runNotebookArgs is runNotebook with more arguments for run_notebook.py (e.g. --no-stdin).
+func runNotebookArgs(t *testing.T, path, jupyterRoot string, args []string, env ...string) *run {
+	t.Helper()
 	cellTimeout := 180
 	if s := os.Getenv("GONBCHAT_CELL_TIMEOUT"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -288,6 +330,7 @@ func runNotebook(t *testing.T, path, jupyterRoot string, env ...string) *run {
 		"--kernel", kernelName, "--timeout", strconv.Itoa(cellTimeout),
 		"--cwd", mustAbs(t, filepath.Dir(path)), "--jupyter-root", jupyterRoot,
 		"--kernel-log", logPath)
+	cmd.Args = append(cmd.Args, args...)
 	for _, kv := range env {
 		cmd.Args = append(cmd.Args, "--env", kv)
 	}

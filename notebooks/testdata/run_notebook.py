@@ -3,7 +3,7 @@
 
 notebooks_test.go runs it with Debian's /usr/bin/python3 (which has jupyter_client):
 
-    /usr/bin/python3 run_notebook.py [--kernel gonb] [--timeout 180] [--cwd DIR]
+    /usr/bin/python3 run_notebook.py [--kernel gonb] [--timeout 180] [--cwd DIR] [--no-stdin]
                                      [--jupyter-root DIR] [--kernel-log FILE] NOTEBOOK.ipynb
     /usr/bin/python3 run_notebook.py --check [--kernel gonb]
 
@@ -25,7 +25,9 @@ within 0.2 s after the kernel went idle are recorded too, with "after_idle": tru
 The kernel runs in --cwd (default: the notebook's directory, as Jupyter does). GoNB sets
 $GONB_JUPYTER_ROOT to the working directory of the process that started the kernel (found through
 JPY_PARENT_PID), so --jupyter-root (default: --cwd) plays the directory Jupyter was started in.
-OPENAI_API_KEY and OPENAI_BASE_URL are removed from the kernel's environment.
+OPENAI_API_KEY and OPENAI_BASE_URL are removed from the kernel's environment. Since this script
+answers input requests, it sets GONBCHAT_INTERACTIVE=1 for the kernel (a person at Jupyter); with
+--no-stdin it executes with allow_stdin=False, answers nothing, and leaves gonbchat to guess.
 
 Exit status: 0 when the document was written (cell failures are reported inside it), 2 when the
 kernel could not be started or the notebook could not be read; --check: 0 when the kernel spec
@@ -52,6 +54,10 @@ def main():
     ap.add_argument("--jupyter-root", default=None, help="directory the 'Jupyter server' runs in (default: --cwd)")
     ap.add_argument("--kernel-log", default=None, help="file for the kernel's own stdout/stderr (logs)")
     ap.add_argument("--check", action="store_true", help="only check that jupyter_client and the kernel spec exist")
+    ap.add_argument("--no-stdin", action="store_true",
+                    help="run as a plain jupyter_client script does: allow_stdin=False, and nobody answers input "
+                         "requests (one that comes anyway is recorded as input_request_unanswered and the kernel "
+                         "is interrupted, so that the run cannot hang)")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="set a variable in the kernel's environment (after the API variables are removed)")
     args = ap.parse_args()
@@ -93,8 +99,13 @@ def main():
 
     env = dict(os.environ)
     # The notebooks must work (and fail politely) without an API key.
-    for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GONBCHAT_INTERACTIVE"):
         env.pop(k, None)
+    if not args.no_stdin:
+        # This script answers input requests (with the cells' metadata.gonbchat.inputs): it plays a
+        # person at Jupyter. gonbchat cannot tell that from the program that started the kernel, so
+        # it is told. With --no-stdin it is a plain script nobody answers, as gonbchat guesses.
+        env["GONBCHAT_INTERACTIVE"] = "1"
     # ...unless the caller points them at a server on purpose.
     for kv in args.env:
         k, sep, v = kv.partition("=")
@@ -131,7 +142,7 @@ def main():
             if not src.strip():
                 rec["status"] = "ok"
                 continue
-            run_cell(kc, src, args.timeout, rec, cell_inputs(cell))
+            run_cell(kc, km, src, args.timeout, rec, cell_inputs(cell), not args.no_stdin)
             if rec["status"] == "timeout":
                 # The kernel is still busy with this cell: later cells would only queue behind it.
                 stop = True
@@ -181,11 +192,11 @@ def cell_inputs(cell):
     return [str(x) for x in lines] if isinstance(lines, list) else []
 
 
-def run_cell(kc, src, timeout, rec, inputs):
+def run_cell(kc, km, src, timeout, rec, inputs, answer):
     t0 = time.monotonic()
     deadline = t0 + timeout
     pending = list(inputs)
-    msg_id = kc.execute(src, store_history=True, allow_stdin=True)
+    msg_id = kc.execute(src, store_history=True, allow_stdin=answer)
     # Read iopub until the kernel reports idle for this request, then fetch the shell reply. Input
     # requests (gonbui.RequestInput) are answered with the cell's declared input lines, then with ""
     # (which ends a chat loop); both the requests and the answers are recorded.
@@ -200,6 +211,13 @@ def run_cell(kc, src, timeout, rec, inputs):
         try:
             req = kc.get_stdin_msg(timeout=0)
         except queue.Empty:
+            req = None
+        if req is not None and req["header"]["msg_type"] == "input_request" and not answer:
+            # allow_stdin was False, yet the kernel asks: nobody will ever answer. Record it and
+            # interrupt the kernel, as a person would press stop.
+            rec["messages"].append({"msg_type": "input_request_unanswered", "content": req["content"],
+                                    "t": round(now - t0, 3)})
+            km.interrupt_kernel()
             req = None
         if req is not None and req["header"]["msg_type"] == "input_request":
             value = pending.pop(0) if pending else ""
