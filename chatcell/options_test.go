@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 	"github.com/gonbchat/gonbchat/openaitest"
 	"github.com/openai/openai-go/v3/option"
@@ -75,6 +76,7 @@ func optionCases(t *testing.T, other string) map[string]optionCase {
 		"WithLanguage":           {opt: WithLanguage("zh-TW")},
 		"WithAPIKey":             {opt: WithAPIKey("sk-another-key-0123456789")},
 		"WithBaseURL":            {opt: WithBaseURL(other)},
+		"WithKeyPool":            {opt: WithKeyPool(mustPool(t, "sk-pool-key-one-0123456789", "sk-pool-key-two-0123456789"))},
 		"WithProvider":           {opt: WithProvider("groq")},
 		"WithOffline":            {opt: WithOffline()},
 		"WithOfflinePace":        {opt: WithOfflinePace(time.Millisecond), offline: true},
@@ -88,6 +90,14 @@ func optionCases(t *testing.T, other string) map[string]optionCase {
 		"WithTrim":               {opt: WithTrim(counter), turns: 3},
 		"WithSummary":            {opt: WithSummary(2, 1), turns: 4},
 	}
+}
+
+func mustPool(t *testing.T, keys ...string) *keypool.Pool {
+	p, err := keypool.New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 type tokenCounterFunc func([]llm.Message) int
