@@ -95,7 +95,8 @@ func NewHandler(opts ...Option) *Handler {
 // process: no listener, no network. Responses are streamed through a pipe, so server-sent
 // events reach the client as they are produced; closing the response body or cancelling the
 // request's context stops the handler. The request's host is ignored (see [InProcessBaseURL]).
-// Faults behave as on a port: a dropped stream ends with io.ErrUnexpectedEOF.
+// Faults behave as on a port: a dropped stream ends with io.ErrUnexpectedEOF, a reset one with
+// an error for which errors.Is(err, syscall.ECONNRESET) holds.
 func (h *Handler) Transport() http.RoundTripper {
 	return inprocess.Transport(h)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/gonbchat/gonbchat/internal/apiwire"
+	"github.com/gonbchat/gonbchat/internal/inprocess"
 )
 
 // errStopped tells the mirror that a fault ended its reply: it stops writing, as when a client
@@ -24,6 +26,7 @@ type ending int
 const (
 	endClean ending = iota // the handler returns: the body ends (cleanly, or with the client's cancel)
 	endDrop                // the connection is dropped: the client reads an unexpected EOF
+	endReset               // the connection is reset
 )
 
 // faultWriter applies a Fault's in-stream effects to the mirror's reply, event by event: it sits
@@ -67,6 +70,12 @@ func (fw *faultWriter) WriteHeader(status int) {
 	fw.started = true
 	fw.sse = status == http.StatusOK && strings.HasPrefix(fw.w.Header().Get("Content-Type"), "text/event-stream")
 	fw.w.WriteHeader(status)
+	if !fw.sse && fw.f.Stall > 0 {
+		flush(fw.w)
+		if !sleepCtx(fw.ctx, fw.f.Stall) {
+			fw.stopped = true
+		}
+	}
 }
 
 func (fw *faultWriter) Write(p []byte) (int, error) {
@@ -97,19 +106,37 @@ func (fw *faultWriter) Write(p []byte) (int, error) {
 // event passes one complete event to the client, or applies the fault in its place.
 func (fw *faultWriter) event(ev []byte) error {
 	f, n := fw.f, fw.events
+	if f.Stall > 0 && n == f.AfterEvents && !sleepCtx(fw.ctx, f.Stall) {
+		return fw.ctx.Err()
+	}
 	if f.StreamError && n == fw.errorAt() {
 		fw.streamError()
 		return errStopped
 	}
+	name, data := parseEvent(ev)
+	if f.Malformed != 0 && n == f.AfterEvents {
+		switch f.Malformed {
+		case NotJSON:
+			data = []byte("upstream connect error or disconnect/reset before headers. reset reason: connection termination")
+		case TruncatedJSON:
+			data = data[:len(data)/2]
+		}
+		fw.write(apiwire.Event(name, data))
+		return errStopped
+	}
 	if n == 0 && !fw.chat {
-		_, fw.created = parseEvent(ev)
+		fw.created = data
 	}
 	if err := fw.write(ev); err != nil {
 		return err
 	}
 	fw.events++
-	if f.DropAfterEvents > 0 && fw.events >= f.DropAfterEvents {
+	switch {
+	case f.DropAfterEvents > 0 && fw.events >= f.DropAfterEvents:
 		fw.ending = endDrop
+		return errStopped
+	case f.ResetAfterEvents > 0 && fw.events >= f.ResetAfterEvents:
+		fw.ending = endReset
 		return errStopped
 	}
 	return nil
@@ -137,10 +164,14 @@ func parseEvent(ev []byte) (name string, data []byte) {
 
 // errorAt is the number of events before a StreamError.
 func (fw *faultWriter) errorAt() int {
-	if fw.chat {
+	switch {
+	case fw.f.AfterEvents > 0:
+		return fw.f.AfterEvents
+	case fw.chat:
 		return 1 // the role chunk
+	default:
+		return 2 // response.created, response.in_progress
 	}
-	return 2 // response.created, response.in_progress
 }
 
 // streamError writes the fault's in-stream error in its shape.
@@ -152,6 +183,11 @@ func (fw *faultWriter) streamError() {
 		return
 	}
 	seq := fw.events
+	if fw.f.ErrorShape == FlatError {
+		b, _ := json.Marshal(flatErrorEvent{Type: "error", Code: nullable(e.Code), Message: e.Message, Param: nullable(e.Param)})
+		fw.write(apiwire.Event("error", apiwire.WithSequence(b, seq)))
+		return
+	}
 	b, _ := json.Marshal(nestedErrorEvent{Type: "error", Error: e.api().Object()})
 	if fw.write(apiwire.Event("error", apiwire.WithSequence(b, seq))) != nil || fw.created == nil {
 		return
@@ -185,13 +221,46 @@ type nestedErrorEvent struct {
 	Error apiwire.ErrorObject `json:"error"`
 }
 
-// end finishes the reply once the mirror has returned: it drops the connection when the fault
-// says so.
+type flatErrorEvent struct {
+	Type    string  `json:"type"`
+	Code    *string `json:"code"`
+	Message string  `json:"message"`
+	Param   *string `json:"param"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// end finishes the reply once the mirror has returned: it drops or resets the connection when
+// the fault says so.
 func (fw *faultWriter) end() {
 	switch fw.ending {
 	case endDrop:
 		panic(http.ErrAbortHandler)
+	case endReset:
+		resetConnection(fw.w)
 	}
+}
+
+// resetConnection resets the client's connection: through inprocess.Transport its read fails
+// with ECONNRESET; on a port the TCP connection is closed with an RST (SO_LINGER 0).
+func resetConnection(w http.ResponseWriter) {
+	if rs, ok := w.(inprocess.Resetter); ok {
+		rs.ResetConnection()
+		return
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // cannot reach the connection: drop it
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
 }
 
 // sleepCtx sleeps d or until ctx is done; it reports whether it slept fully.

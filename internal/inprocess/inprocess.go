@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
 // Transport returns an http.RoundTripper that serves every request with h. Responses are
@@ -19,7 +22,8 @@ import (
 // The request's host is ignored.
 //
 // A handler that panics with http.ErrAbortHandler drops the connection: before the response
-// header the client's request fails, after it the body ends with io.ErrUnexpectedEOF.
+// header the client's request fails, after it the body ends with io.ErrUnexpectedEOF (or with
+// the error of a Resetter's ResetConnection).
 func Transport(h http.Handler) http.RoundTripper {
 	return &transport{h: h}
 }
@@ -31,6 +35,17 @@ type transport struct {
 // ErrConnReset is what a client sees when the handler drops the connection before any response
 // header.
 var ErrConnReset = errors.New("inprocess: connection reset by the handler")
+
+// Resetter is implemented by the http.ResponseWriter this transport gives a handler.
+type Resetter interface {
+	// ResetConnection makes the client's next read of the body fail as a TCP reset does
+	// (errors.Is(err, syscall.ECONNRESET)). The handler should then return or panic with
+	// http.ErrAbortHandler.
+	ResetConnection()
+}
+
+// errReset is how a reset connection reads, like net's error for a TCP RST.
+var errReset = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
@@ -63,7 +78,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				}
 			case p == http.ErrAbortHandler: //nolint:errorlint // sentinel panic value
 				rw.abort(ErrConnReset)
-				_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+				_ = pw.CloseWithError(io.ErrUnexpectedEOF) // keeps an earlier reset's error
 			default:
 				err := fmt.Errorf("inprocess: handler panic: %v", p)
 				rw.abort(err)
@@ -136,6 +151,12 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 // Flush is a no-op: the pipe is unbuffered, every Write reaches the reader.
 func (w *responseWriter) Flush() {}
+
+// ResetConnection implements Resetter.
+func (w *responseWriter) ResetConnection() {
+	w.abort(errReset)
+	_ = w.pw.CloseWithError(errReset)
+}
 
 type pipeBody struct {
 	pr     *io.PipeReader

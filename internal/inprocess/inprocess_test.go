@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -53,6 +54,21 @@ func TestAbortAfterHeaderIsUnexpectedEOF(t *testing.T) {
 	}
 	b, err := io.ReadAll(res.Body)
 	if string(b) != "data: 1\n\n" || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("read %q, %v", b, err)
+	}
+}
+
+func TestResetConnection(t *testing.T) {
+	res, err := get(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "data: 1\n\n")
+		w.(Resetter).ResetConnection()
+		panic(http.ErrAbortHandler) // the reset's error stays
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(res.Body)
+	if string(b) != "data: 1\n\n" || !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("read %q, %v", b, err)
 	}
 }
