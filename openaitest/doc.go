@@ -7,12 +7,12 @@
 //
 //   - a real listener ([NewServer]) besides the in-process [Handler.Transport];
 //   - scripted replies ([Handler.Script]);
-//   - an API key ([WithAPIKey]): other keys get OpenAI's 401 invalid_api_key;
-//   - injected faults ([Handler.InjectFault]): a silent
+//   - API keys ([WithAPIKeys]): other keys get OpenAI's 401 invalid_api_key;
+//   - injected faults ([Handler.InjectFault]), optionally for one key ([Fault].Key): a silent
 //     server (Latency, Stall), HTTP errors with Retry-After (429, 401, 403, 5xx,
 //     insufficient_quota), a 200 with an HTML page, a stream dropped or reset mid-way,
 //     malformed events, in-stream errors in the real API's shapes;
-//   - a record of the requests ([Handler.Requests]);
+//   - a record of the requests ([Handler.Requests]), with the key each one carried;
 //   - strict validation: an unknown request parameter is the real API's 400
 //     unknown_parameter, so a client's typo fails its test.
 //

@@ -2,7 +2,9 @@ package openaitest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -53,4 +55,38 @@ func ExampleHandler_InjectFault() {
 	fmt.Println(len(h.Requests()), "requests,", n, "events, error:", stream.Err() != nil)
 	// Output:
 	// 2 requests, 3 events, error: true
+}
+
+// Two keys, and a fault for one of them: key A is rate-limited twice, key B is revoked. Each
+// recorded request says which key it carried.
+func ExampleWithAPIKeys() {
+	const keyA, keyB = "sk-test-key-A-0000000000", "sk-test-key-B-0000000000"
+	srv := openaitest.NewServer(openaitest.WithPace(0), openaitest.WithAPIKeys(keyA, keyB))
+	defer srv.Close()
+	h := srv.Handler()
+	h.InjectFault(openaitest.Fault{Key: keyA, Status: 429, RetryAfter: 2 * time.Second, Times: 2})
+	h.InjectFault(openaitest.Fault{Key: keyB, Status: 401, Times: -1})
+
+	for _, key := range []string{keyA, keyB, keyA, keyA, "sk-test-key-C-0000000000"} {
+		client := openai.NewClient(option.WithBaseURL(srv.URL), option.WithAPIKey(key), option.WithMaxRetries(0))
+		_, err := client.Responses.New(context.Background(), responses.ResponseNewParams{
+			Model: "gpt-4.1-nano",
+			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")},
+		})
+		var apiErr *responses.Error
+		switch {
+		case errors.As(err, &apiErr):
+			fmt.Println(key[12:13], apiErr.StatusCode, apiErr.Code)
+		case err == nil:
+			fmt.Println(key[12:13], "ok")
+		}
+	}
+	fmt.Println(len(h.Requests()), "requests, the last with key", h.Requests()[4].Key[12:13])
+	// Output:
+	// A 429 rate_limit_exceeded
+	// B 401 invalid_api_key
+	// A 429 rate_limit_exceeded
+	// A ok
+	// C 401 invalid_api_key
+	// 5 requests, the last with key C
 }

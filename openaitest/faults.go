@@ -13,13 +13,16 @@ import (
 // Fault describes a failure to inject into the next matching request(s). Faults are queued by
 // [Handler.InjectFault] and consumed first in first out; several effects of one Fault combine
 // (e.g. Latency then Status, or Stall then StreamError). A fault applies after the API key is
-// checked: a request with a wrong key gets its 401 and leaves the queue alone.
+// checked: a request with an unknown key gets its 401 and leaves the queue alone.
 //
 // Every fault works on a real port ([NewServer]) and through [Handler.Transport] alike.
 type Fault struct {
 	// Path restricts the fault to requests for this URL path, such as "/v1/responses" or
 	// "/v1/chat/completions". Empty matches any request.
 	Path string
+	// Key restricts the fault to requests carrying this API key (see [WithAPIKeys]), e.g. "429
+	// to key A three times" or "401 to key B always". Empty matches any key.
+	Key string
 	// Times is how many matching requests the fault applies to: 0 means once, a negative value
 	// means every request until [Handler.ClearFaults].
 	Times int
@@ -30,8 +33,8 @@ type Fault struct {
 	Latency time.Duration
 
 	// Status, if non-zero, answers with this HTTP status and an OpenAI error body (Error,
-	// defaults by status: 429 rate_limit_exceeded, 401 invalid_api_key, 403
-	// unsupported_country_region_territory, 5xx server_error) instead of
+	// defaults by status: 429 rate_limit_exceeded, 401 invalid_api_key naming the request's
+	// key masked, 403 unsupported_country_region_territory, 5xx server_error) instead of
 	// serving the request. With Error set to [InsufficientQuota] a 429 is the real answer of an
 	// account without credit.
 	Status int
@@ -183,8 +186,12 @@ func (h *Handler) takeFault(r *http.Request) *Fault {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	key := requestKey(r)
 	for i, f := range h.faults {
 		if f.Path != "" && strings.TrimSuffix(f.Path, "/") != path {
+			continue
+		}
+		if f.Key != "" && f.Key != key {
 			continue
 		}
 		c := *f
@@ -234,7 +241,7 @@ func (f *Fault) before(w http.ResponseWriter, r *http.Request, body []byte) bool
 			secs := (f.RetryAfter + time.Second - 1) / time.Second
 			w.Header().Set("retry-after", strconv.FormatInt(int64(secs), 10))
 		}
-		apiwire.WriteError(w, f.Status, statusError(f.Status, f.Error).api())
+		apiwire.WriteError(w, f.Status, statusError(f.Status, f.Error, r).api())
 		return false
 	case f.StreamError && r.Method == http.MethodPost && isGeneration(r.URL.Path):
 		var req struct {
@@ -260,7 +267,7 @@ func isGeneration(path string) bool {
 }
 
 // statusError fills in the real API's error for status where e is empty.
-func statusError(status int, e FaultError) FaultError {
+func statusError(status int, e FaultError, r *http.Request) FaultError {
 	var d FaultError
 	switch {
 	case status == http.StatusTooManyRequests && e.Code == InsufficientQuota.Code:
@@ -272,7 +279,8 @@ func statusError(status int, e FaultError) FaultError {
 			Code:    "rate_limit_exceeded",
 		}
 	case status == http.StatusUnauthorized:
-		d = FaultError{Message: "Incorrect API key provided.", Type: "invalid_request_error", Code: "invalid_api_key"}
+		ue := unauthorized(requestKey(r))
+		d = FaultError{Message: ue.Message, Type: ue.Type, Code: ue.Code}
 	case status == http.StatusForbidden:
 		d = FaultError{Message: "Country, region, or territory not supported", Type: "request_forbidden", Code: "unsupported_country_region_territory"}
 	case status == http.StatusServiceUnavailable:

@@ -361,7 +361,7 @@ func TestStatusFaults(t *testing.T) {
 			{openaitest.RateLimitFault(2 * time.Second), 429, "requests", "rate_limit_exceeded", "2", "2000", "Rate limit reached"},
 			{openaitest.Fault{Status: 429, RetryAfter: 1500 * time.Millisecond}, 429, "requests", "rate_limit_exceeded", "2", "1500", "Rate limit reached"},
 			{openaitest.Fault{Status: 429, Error: openaitest.InsufficientQuota}, 429, "insufficient_quota", "insufficient_quota", "", "", "You exceeded your current quota"},
-			{openaitest.Fault{Status: 401}, 401, "invalid_request_error", "invalid_api_key", "", "", "Incorrect API key provided."},
+			{openaitest.Fault{Status: 401}, 401, "invalid_request_error", "invalid_api_key", "", "", "Incorrect API key provided: sk-tes*"},
 			{openaitest.Fault{Status: 403}, 403, "request_forbidden", "unsupported_country_region_territory", "", "", "Country, region, or territory not supported"},
 		} {
 			check := func(what string, err error) {

@@ -53,11 +53,23 @@ func WithClock(now func() time.Time) Option {
 	return func(h *Handler) { h.mirrorOpts = append(h.mirrorOpts, mirror.WithClock(now)) }
 }
 
-// WithAPIKey makes the handler require "Authorization: Bearer <key>". Other requests get
-// OpenAI's 401 invalid_api_key error (the key is never echoed in full). The default accepts any
-// or no key.
+// WithAPIKey makes the handler accept only key; it is WithAPIKeys(key).
 func WithAPIKey(key string) Option {
-	return func(h *Handler) { h.apiKey = key }
+	return WithAPIKeys(key)
+}
+
+// WithAPIKeys makes the handler accept any of keys, in "Authorization: Bearer <key>" (or an
+// Azure-style "Api-Key" header). A request without a key, or with another one, gets OpenAI's
+// 401 (invalid_api_key for a wrong key, whose message shows only the key's first 8 and last 4
+// characters, like the real API). Several calls add up. The default accepts any or no key.
+func WithAPIKeys(keys ...string) Option {
+	return func(h *Handler) {
+		for _, k := range keys {
+			if k != "" {
+				h.keys = append(h.keys, k)
+			}
+		}
+	}
 }
 
 // WithScript queues exact replies, as [Handler.Script] does.
@@ -66,13 +78,13 @@ func WithScript(replies ...string) Option {
 }
 
 // Handler is an http.Handler serving an OpenAI-compatible API under /v1/: the mirror model
-// ([mirror.Handler]) behind an API key, scripted replies, injected faults and a record of the
+// ([mirror.Handler]) behind API keys, scripted replies, injected faults and a record of the
 // requests. It also rejects unknown request parameters as the real API does (a typo in a client
 // is a test failure, not a silently ignored field). It is safe for concurrent use.
 type Handler struct {
 	mirror     *mirror.Handler
 	mirrorOpts []mirror.Option
-	apiKey     string
+	keys       []string
 
 	mu       sync.Mutex
 	script   []string
@@ -128,7 +140,10 @@ type RecordedRequest struct {
 	Query  string // raw query, without '?'
 	// Header holds the request headers; the Authorization and Api-Key values are masked.
 	Header http.Header
-	Body   []byte // raw body as received (JSON for POSTs)
+	// Key is the API key the request carried (the Bearer token, or the Api-Key header), in
+	// full, so that a test can tell which of its keys was used; "" if none.
+	Key  string
+	Body []byte // raw body as received (JSON for POSTs)
 }
 
 // JSON decodes the body into a generic map (nil if it is not a JSON object).
@@ -161,6 +176,14 @@ func (h *Handler) ResetRequests() {
 	h.requests = nil
 }
 
+// requestKey is the API key r carries: the Bearer token, else the Api-Key header.
+func requestKey(r *http.Request) string {
+	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(k)
+	}
+	return strings.TrimSpace(r.Header.Get("Api-Key"))
+}
+
 func (h *Handler) record(r *http.Request, body []byte) {
 	hdr := r.Header.Clone()
 	if a := hdr.Get("Authorization"); a != "" {
@@ -180,7 +203,7 @@ func (h *Handler) record(r *http.Request, body []byte) {
 	}
 	h.requests = append(h.requests, RecordedRequest{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: hdr,
-		Body: bytes.Clone(body),
+		Key: requestKey(r), Body: bytes.Clone(body),
 	})
 }
 
@@ -226,25 +249,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if h.apiKey == "" {
+	if len(h.keys) == 0 {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	got = strings.TrimSpace(got)
-	if !ok || got == "" {
-		apiwire.WriteError(w, http.StatusUnauthorized, apiwire.Error{
+	got := requestKey(r)
+	ok := 0
+	for _, k := range h.keys {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
+	}
+	if got != "" && ok == 1 {
+		return true
+	}
+	apiwire.WriteError(w, http.StatusUnauthorized, unauthorized(got))
+	return false
+}
+
+// unauthorized is the real API's 401 for a request carrying key (or none). It never shows a
+// key in full.
+func unauthorized(key string) apiwire.Error {
+	if key == "" {
+		return apiwire.Error{
 			Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
 			Type:    "invalid_request_error",
-		})
-		return false
+		}
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(h.apiKey)) == 1 {
-		return true
-	}
-	apiwire.WriteError(w, http.StatusUnauthorized, apiwire.Error{
-		Message: "Incorrect API key provided: " + apiwire.MaskKey(got) + ". You can find your API key at https://platform.openai.com/account/api-keys.",
+	return apiwire.Error{
+		Message: "Incorrect API key provided: " + apiwire.MaskKey(key) + ". You can find your API key at https://platform.openai.com/account/api-keys.",
 		Type:    "invalid_request_error",
 		Code:    "invalid_api_key",
-	})
-	return false
+	}
 }

@@ -78,8 +78,8 @@ func streamText(t *testing.T, s *ssestream.Stream[responses.ResponseStreamEventU
 	return b.String(), types, final
 }
 
-// The handler records what each request carried: method, path, body, and the headers with
-// the key masked.
+// The handler records what each request carried: method, path, body, the key, and the
+// headers with the key masked.
 func TestRecordsRequests(t *testing.T) {
 	backends(t, func(t *testing.T, c openai.Client, h *openaitest.Handler) {
 		ctx := context.Background()
@@ -104,6 +104,9 @@ func TestRecordsRequests(t *testing.T) {
 		}
 		if a := reqs[0].Header.Get("Authorization"); strings.Contains(a, "0123456789abcdef") || !strings.HasPrefix(a, "Bearer sk-t") {
 			t.Errorf("recorded Authorization not masked: %q", a)
+		}
+		if reqs[0].Key != testKey {
+			t.Errorf("recorded key %q", reqs[0].Key)
 		}
 
 		_, _, r2 := streamText(t, c.Responses.NewStreaming(ctx, responses.ResponseNewParams{
@@ -145,7 +148,11 @@ func TestAPIKey(t *testing.T) {
 	if apiErr.StatusCode != 401 || apiErr.Code != "invalid_api_key" || apiErr.Type != "invalid_request_error" {
 		t.Errorf("401 error %+v", apiErr.RawJSON())
 	}
-	if !strings.HasPrefix(apiErr.Message, "Incorrect API key provided: sk-pr*") || strings.Contains(apiErr.Message, wrong) ||
+	// The real API shows a wrong key's first 8 and last 4 characters, never the rest.
+	if want := "Incorrect API key provided: sk-proj-**********************nmlk. You can find your API key at https://platform.openai.com/account/api-keys."; apiErr.Message != want {
+		t.Errorf("message %q, want %q", apiErr.Message, want)
+	}
+	if !strings.HasPrefix(apiErr.Message, "Incorrect API key provided: sk-proj-*") || strings.Contains(apiErr.Message, wrong) ||
 		strings.Contains(apiErr.RawJSON(), "wrong-key") {
 		t.Errorf("message %q", apiErr.Message)
 	}

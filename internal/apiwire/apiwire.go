@@ -87,13 +87,14 @@ func RandHex(nbytes int) string {
 	return hex.EncodeToString(b)
 }
 
-// MaskKey shows at most a short prefix and suffix of a key, like the real API:
-// "sk-ab***...***wxyz". Short keys are fully masked.
+// MaskKey shows a key the way the real API's 401 message does: its first 8 and last 4
+// characters, the rest as stars ("sk-proj-****…****wxyz"). Shorter keys show less (at most a
+// quarter of the key at each end); keys under 12 characters are all stars.
 func MaskKey(k string) string {
 	if len(k) < 12 {
 		return strings.Repeat("*", len(k))
 	}
-	pre := min(5, len(k)/4)
+	pre := min(8, len(k)/4)
 	suf := min(4, len(k)/4)
 	return k[:pre] + strings.Repeat("*", len(k)-pre-suf) + k[len(k)-suf:]
 }

@@ -15,6 +15,10 @@ func TestMaskKey(t *testing.T) {
 			t.Errorf("MaskKey(%q) = %q", k, m)
 		}
 	}
+	// The real API's format for a 51-character key: 8 characters, 39 stars, 4 characters.
+	if m := MaskKey("sk-XG6GWabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMwlmi"); m != "sk-XG6GW***************************************wlmi" {
+		t.Errorf("MaskKey = %q", m)
+	}
 }
 
 func TestErrorBodyNullsEmptyFields(t *testing.T) {
