@@ -12,7 +12,7 @@ import (
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/internal/registry"
 	"github.com/gonbchat/gonbchat/internal/secret"
-	"github.com/gonbchat/gonbchat/openaitest"
+	"github.com/gonbchat/gonbchat/mirror"
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/joho/godotenv"
 	"github.com/openai/openai-go/v3/option"
@@ -161,8 +161,8 @@ func completions() Backend {
 
 var offlineHandlers = struct {
 	sync.Mutex
-	m map[string]*openaitest.Handler
-}{m: map[string]*openaitest.Handler{}}
+	m map[string]*mirror.Handler
+}{m: map[string]*mirror.Handler{}}
 
 // offlineConn serves the chat with the in-process mirror model. In a GoNB kernel its store is a
 // directory under the kernel's state dir, so a chain started in one cell is found by the next.
@@ -179,14 +179,14 @@ func offlineConn(cfg *config, missing string) *conn {
 	offlineHandlers.Lock()
 	h := offlineHandlers.m[key]
 	if h == nil {
-		var opts []openaitest.Option
+		var opts []mirror.Option
 		if dir != "" {
-			opts = append(opts, openaitest.WithStoreDir(dir))
+			opts = append(opts, mirror.WithStoreDir(dir))
 		}
 		if cfg.offlinePace != nil {
-			opts = append(opts, openaitest.WithPace(*cfg.offlinePace))
+			opts = append(opts, mirror.WithPace(*cfg.offlinePace))
 		}
-		h = openaitest.NewHandler(opts...)
+		h = mirror.NewHandler(opts...)
 		offlineHandlers.m[key] = h
 	}
 	offlineHandlers.Unlock()
@@ -195,9 +195,9 @@ func offlineConn(cfg *config, missing string) *conn {
 	}
 	c := &conn{
 		source:  Offline,
-		baseURL: openaitest.InProcessBaseURL,
+		baseURL: mirror.BaseURL,
 		opts: append([]option.RequestOption{
-			option.WithBaseURL(openaitest.InProcessBaseURL),
+			option.WithBaseURL(mirror.BaseURL),
 			option.WithAPIKey("offline"),
 			option.WithHTTPClient(&http.Client{Transport: h.Transport()}),
 		}, cfg.requestOpts...),

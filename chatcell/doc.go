@@ -13,7 +13,7 @@
 // usage totals, the history) in a file under $GONB_TMP_DIR, keyed by its name; the state lives as
 // long as the kernel, like a Python object would. Outside GoNB the state lives in memory.
 //
-// With no OPENAI_API_KEY the chat talks to the offline "mirror" model of package openaitest,
+// With no OPENAI_API_KEY the chat talks to the offline "mirror" model of package mirror,
 // in-process: no key and no network needed. With a key (and optionally OPENAI_BASE_URL, or
 // WithProvider for Groq, Gemini, Mistral, Together or Fireworks) it talks to the real server.
 //

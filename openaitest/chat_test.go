@@ -11,6 +11,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 
+	"github.com/gonbchat/gonbchat/internal/recorded"
 	"github.com/gonbchat/gonbchat/openaitest"
 )
 
@@ -31,99 +32,10 @@ func chatParams() openai.ChatCompletionNewParams {
 	}
 }
 
-func TestChatNonStreaming(t *testing.T) {
-	backends(t, func(t *testing.T, c openai.Client, h *openaitest.Handler) {
-		cc, err := c.Chat.Completions.New(context.Background(), chatParams())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cc.Object != "chat.completion" || !strings.HasPrefix(cc.ID, "chatcmpl-") || cc.Model != "gpt-4.1-nano" {
-			t.Errorf("object %q id %q model %q", cc.Object, cc.ID, cc.Model)
-		}
-		if len(cc.Choices) != 1 || cc.Choices[0].FinishReason != "stop" || cc.Choices[0].Message.Role != "assistant" {
-			t.Fatalf("choices %+v", cc.Choices)
-		}
-		out := cc.Choices[0].Message.Content
-		for _, want := range []string{"You are a tutor.", "1 earlier turn ", "What is a goroutine?", "Lin: And a channel?"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("reply lacks %q:\n%s", want, out)
-			}
-		}
-		u := cc.Usage
-		if u.PromptTokens <= 0 || u.CompletionTokens <= 0 || u.TotalTokens != u.PromptTokens+u.CompletionTokens {
-			t.Errorf("usage %+v", u)
-		}
-		body := h.Requests()[0].JSON()
-		if body["temperature"] != 0.2 || body["top_p"] != 0.9 {
-			t.Errorf("recorded %v", body)
-		}
-	})
-}
-
-func TestChatStreamingWithUsage(t *testing.T) {
-	backends(t, func(t *testing.T, c openai.Client, h *openaitest.Handler) {
-		p := chatParams()
-		p.StreamOptions.IncludeUsage = openai.Bool(true)
-		s := c.Chat.Completions.NewStreaming(context.Background(), p)
-		var acc openai.ChatCompletionAccumulator
-		var chunks []openai.ChatCompletionChunk
-		for s.Next() {
-			ch := s.Current()
-			chunks = append(chunks, ch)
-			acc.AddChunk(ch)
-		}
-		if err := s.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if len(chunks) < 4 {
-			t.Fatalf("%d chunks", len(chunks))
-		}
-		if chunks[0].Choices[0].Delta.Role != "assistant" || chunks[0].Choices[0].Delta.Content != "" {
-			t.Errorf("first chunk %s", chunks[0].RawJSON())
-		}
-		stop := chunks[len(chunks)-2]
-		if stop.Choices[0].FinishReason != "stop" {
-			t.Errorf("finish chunk %s", stop.RawJSON())
-		}
-		last := chunks[len(chunks)-1]
-		if len(last.Choices) != 0 || last.Usage.TotalTokens == 0 {
-			t.Errorf("usage chunk %s", last.RawJSON())
-		}
-		var b strings.Builder
-		for _, ch := range chunks[1 : len(chunks)-2] {
-			d := ch.Choices[0].Delta.Content
-			if len(d) < 2 || len(d) > 8 {
-				t.Errorf("delta %q of %d bytes", d, len(d))
-			}
-			b.WriteString(d)
-		}
-		if got := acc.Choices[0].Message.Content; got != b.String() || !strings.Contains(got, "And a channel?") {
-			t.Errorf("accumulated %q", got)
-		}
-	})
-}
-
-func TestChatMaxTokensAndErrors(t *testing.T) {
+// Faults on a Chat Completions stream: an in-stream error after the role chunk, a drop.
+func TestChatStreamFaults(t *testing.T) {
 	c, h := newServerClient(t)
 	ctx := context.Background()
-	p := chatParams()
-	p.MaxCompletionTokens = openai.Int(5)
-	cc, err := c.Chat.Completions.New(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cc.Choices[0].FinishReason != "length" || cc.Usage.CompletionTokens != 5 {
-		t.Errorf("finish %q completion tokens %d", cc.Choices[0].FinishReason, cc.Usage.CompletionTokens)
-	}
-
-	p = chatParams()
-	p.Messages = nil
-	_, err = c.Chat.Completions.New(ctx, p)
-	var apiErr *openai.Error
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "messages" {
-		t.Errorf("no messages: %v", err)
-	}
-
 	h.InjectFault(openaitest.Fault{Path: "/v1/chat/completions", StreamError: true})
 	s := c.Chat.Completions.NewStreaming(ctx, chatParams())
 	n := 0
@@ -146,26 +58,6 @@ func TestChatMaxTokensAndErrors(t *testing.T) {
 	}
 }
 
-func TestModels(t *testing.T) {
-	c, _ := newServerClient(t)
-	pager := c.Models.ListAutoPaging(context.Background())
-	var ids []string
-	for pager.Next() {
-		ids = append(ids, pager.Current().ID)
-	}
-	if err := pager.Err(); err != nil {
-		t.Fatal(err)
-	}
-	joined := "," + strings.Join(ids, ",") + ","
-	if !strings.Contains(joined, ","+openaitest.MirrorModel+",") || !strings.Contains(joined, ",gpt-4.1-nano,") {
-		t.Errorf("models %v", ids)
-	}
-	m, err := c.Models.Get(context.Background(), "gpt-4.1-nano")
-	if err != nil || m.ID != "gpt-4.1-nano" || m.Object != "model" {
-		t.Errorf("get model: %v %+v", err, m)
-	}
-}
-
 // Every parameter the SDK can send is accepted; a typo is the real API's
 // unknown_parameter error.
 func TestUnknownParameters(t *testing.T) {
@@ -182,7 +74,7 @@ func TestUnknownParameters(t *testing.T) {
 		"/responses":        `{"model":"m","input":"hi","temprature":0.5}`,
 		"/chat/completions": `{"model":"m","messages":[{"role":"user","content":"hi"}],"temprature":0.5}`,
 	} {
-		status, got, _ := post(t, srv.URL+path, []byte(body))
+		status, got, _ := recorded.Post(t, srv.URL+path, []byte(body))
 		var e struct {
 			Error struct{ Message, Param, Code string }
 		}

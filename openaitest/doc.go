@@ -1,33 +1,20 @@
-// Package openaitest is a local OpenAI-compatible server in the spirit of
+// Package openaitest is a local OpenAI-compatible server for tests, in the spirit of
 // net/http/httptest.
 //
-// It serves the parts of the OpenAI HTTP API that gonbchat uses, with the same
-// JSON shapes, SSE framing, error bodies and status codes as the real API
-// (checked against recorded traffic in the tests):
+// It serves the offline mirror model of package [mirror] (the Responses API with stored
+// responses, Chat Completions, models; see there for what it answers) and adds what only tests
+// need:
 //
-//	POST   /v1/responses                     (stream and non-stream, previous_response_id chains)
-//	GET    /v1/responses/{id}
-//	DELETE /v1/responses/{id}
-//	GET    /v1/responses/{id}/input_items    (cursor paging: limit, after, order)
-//	GET    /v1/models, GET /v1/models/{id}
-//	POST   /v1/chat/completions              (stream and non-stream, stream_options.include_usage)
-//
-// Every model name is answered by the deterministic "mirror" model
-// ([MirrorModel]): it replies, in Markdown, with what it received (model,
-// instructions, the earlier turns of the context and the last user message),
-// which makes it a useful offline default for teaching how chaining works.
-//
-// Like the real API, a response chains to its previous_response_id with the
-// whole context of the chain (inputs and outputs, not instructions); an
-// unknown or unstored (store=false) previous response is a 400
-// previous_response_not_found error, and GET or DELETE of an unknown
-// response a 404. With text.format json_schema or json_object (Chat:
-// response_format) the mirror answers JSON that fits.
-//
-// Tests can script exact replies ([Handler.Script]), inject faults
-// ([Handler.InjectFault]: latency, HTTP errors with Retry-After, a stream cut
-// mid-way, the in-stream insufficient_quota failure) and inspect what was
-// sent ([Handler.Requests]).
+//   - a real listener ([NewServer]) besides the in-process [Handler.Transport];
+//   - scripted replies ([Handler.Script]);
+//   - API keys ([WithAPIKeys]): other keys get OpenAI's 401 invalid_api_key;
+//   - injected faults ([Handler.InjectFault]), optionally for one key ([Fault].Key): a silent
+//     server (Latency, Stall), HTTP errors with Retry-After (429, 401, 403, 5xx,
+//     insufficient_quota), a 200 with an HTML page, a stream dropped or reset mid-way,
+//     malformed events, in-stream errors in the real API's shapes;
+//   - a record of the requests ([Handler.Requests]), with the key each one carried;
+//   - strict validation: an unknown request parameter is the real API's 400
+//     unknown_parameter, so a client's typo fails its test.
 //
 // Two ways to use it:
 //
@@ -35,11 +22,9 @@
 //	defer srv.Close()
 //	client := openai.NewClient(option.WithBaseURL(srv.URL), option.WithAPIKey("test"))
 //
-//	h := openaitest.NewHandler(openaitest.WithStoreDir(dir)) // in-process, no port
+//	h := openaitest.NewHandler(openaitest.WithPace(0))    // in-process, no port
 //	client := openai.NewClient(option.WithHTTPClient(&http.Client{Transport: h.Transport()}),
-//		option.WithBaseURL(openaitest.InProcessBaseURL), option.WithAPIKey("offline"))
+//		option.WithBaseURL(openaitest.InProcessBaseURL), option.WithAPIKey("test"))
 //
-// With [WithStoreDir] the stored responses are files (one JSON file per
-// response, written atomically), so a chain begun by one process can be
-// continued by another, as GoNB does with every notebook cell.
+// Production code talks to package mirror directly and never imports this package.
 package openaitest

@@ -2,9 +2,9 @@ package openaitest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
-	"strings"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -35,48 +35,6 @@ func ExampleNewServer() {
 	// Answer in one word.
 }
 
-// The offline default: the mirror model in-process, through a RoundTripper.
-func ExampleHandler_Transport() {
-	h := openaitest.NewHandler(openaitest.WithPace(0)) // add WithStoreDir(dir) to share chains across processes
-	client := openai.NewClient(
-		option.WithBaseURL(openaitest.InProcessBaseURL),
-		option.WithHTTPClient(&http.Client{Transport: h.Transport()}),
-		option.WithAPIKey("offline"),
-	)
-	ctx := context.Background()
-	first, err := client.Responses.New(ctx, responses.ResponseNewParams{
-		Model: "gpt-4.1-nano",
-		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("你知道什麼是流冰嗎？")},
-	})
-	if err != nil {
-		panic(err)
-	}
-	stream := client.Responses.NewStreaming(ctx, responses.ResponseNewParams{
-		Model:              "gpt-4.1-nano",
-		Input:              responses.ResponseNewParamsInputUnion{OfString: openai.String("哪裡看得到？")},
-		PreviousResponseID: openai.String(first.ID),
-	})
-	var reply strings.Builder
-	for stream.Next() {
-		if ev := stream.Current(); ev.Type == "response.output_text.delta" {
-			reply.WriteString(ev.Delta)
-		}
-	}
-	if err := stream.Err(); err != nil {
-		panic(err)
-	}
-	fmt.Println(reply.String())
-	// Output:
-	// **鏡像模型 Mirror** · 模型 model: `gpt-4.1-nano`
-	//
-	// - 上下文 context: 1 earlier turn 之前的對話 (via previous_response_id):
-	//   1. “你知道什麼是流冰嗎？”
-	// - 指示 instructions: (無 none)
-	// - 你說 you said: “哪裡看得到？”
-	//
-	// _離線鏡像模型：我只轉述收到的內容。Offline mirror model: I only reflect what I receive._
-}
-
 // Faults: a rate limit the SDK retries, then a stream cut mid-way.
 func ExampleHandler_InjectFault() {
 	srv := openaitest.NewServer(openaitest.WithPace(0))
@@ -97,4 +55,38 @@ func ExampleHandler_InjectFault() {
 	fmt.Println(len(h.Requests()), "requests,", n, "events, error:", stream.Err() != nil)
 	// Output:
 	// 2 requests, 3 events, error: true
+}
+
+// Two keys, and a fault for one of them: key A is rate-limited twice, key B is revoked. Each
+// recorded request says which key it carried.
+func ExampleWithAPIKeys() {
+	const keyA, keyB = "sk-test-key-A-0000000000", "sk-test-key-B-0000000000"
+	srv := openaitest.NewServer(openaitest.WithPace(0), openaitest.WithAPIKeys(keyA, keyB))
+	defer srv.Close()
+	h := srv.Handler()
+	h.InjectFault(openaitest.Fault{Key: keyA, Status: 429, RetryAfter: 2 * time.Second, Times: 2})
+	h.InjectFault(openaitest.Fault{Key: keyB, Status: 401, Times: -1})
+
+	for _, key := range []string{keyA, keyB, keyA, keyA, "sk-test-key-C-0000000000"} {
+		client := openai.NewClient(option.WithBaseURL(srv.URL), option.WithAPIKey(key), option.WithMaxRetries(0))
+		_, err := client.Responses.New(context.Background(), responses.ResponseNewParams{
+			Model: "gpt-4.1-nano",
+			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")},
+		})
+		var apiErr *responses.Error
+		switch {
+		case errors.As(err, &apiErr):
+			fmt.Println(key[12:13], apiErr.StatusCode, apiErr.Code)
+		case err == nil:
+			fmt.Println(key[12:13], "ok")
+		}
+	}
+	fmt.Println(len(h.Requests()), "requests, the last with key", h.Requests()[4].Key[12:13])
+	// Output:
+	// A 429 rate_limit_exceeded
+	// B 401 invalid_api_key
+	// A 429 rate_limit_exceeded
+	// A ok
+	// C 401 invalid_api_key
+	// 5 requests, the last with key C
 }

@@ -2,7 +2,6 @@ package openaitest
 
 import (
 	"bytes"
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"io"
@@ -10,20 +9,21 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gonbchat/gonbchat/internal/apiwire"
+	"github.com/gonbchat/gonbchat/internal/inprocess"
+	"github.com/gonbchat/gonbchat/mirror"
 )
 
-// MirrorModel is the name of the offline mirror model. The handler answers
-// every model name with mirror behaviour (echoing the requested name in the
-// response's model field); MirrorModel is the name it advertises in /v1/models.
-const MirrorModel = "mirror"
+// MirrorModel is the name of the mirror model ([mirror.Model]).
+const MirrorModel = mirror.Model
 
-// InProcessBaseURL is a base URL to use with [Handler.Transport]: the host is
-// never resolved, requests are served in-process.
-const InProcessBaseURL = "http://openaitest.invalid/v1"
+// InProcessBaseURL is a base URL to use with [Handler.Transport] ([mirror.BaseURL]): the host
+// is never resolved, requests are served in-process.
+const InProcessBaseURL = mirror.BaseURL
 
-// DefaultPace is the default delay between streamed deltas of the mirror model
-// (about 50 tokens per second, like a small hosted model).
-const DefaultPace = 20 * time.Millisecond
+// DefaultPace is the default delay between streamed deltas ([mirror.DefaultPace]).
+const DefaultPace = mirror.DefaultPace
 
 // maxBodyBytes bounds request bodies.
 const maxBodyBytes = 8 << 20
@@ -31,25 +31,45 @@ const maxBodyBytes = 8 << 20
 // Option configures a Handler (or a Server).
 type Option func(*Handler)
 
-// WithStoreDir keeps stored responses in dir, one JSON file per response,
-// written atomically (temporary file, fsync, rename). Several Handlers, in
-// the same or different processes, may share dir. The directory is created
-// if needed. The default store is in memory.
+// WithStoreDir keeps stored responses in dir ([mirror.WithStoreDir]): one JSON file per
+// response, written atomically, shared by every Handler (in any process) on dir.
 func WithStoreDir(dir string) Option {
-	return func(h *Handler) { h.store = &dirStore{dir: dir} }
+	return func(h *Handler) { h.mirrorOpts = append(h.mirrorOpts, mirror.WithStoreDir(dir)) }
 }
 
-// WithAPIKey makes the handler require "Authorization: Bearer <key>". Other
-// requests get OpenAI's 401 invalid_api_key error (the key is never echoed
-// in full). The default accepts any or no key.
-func WithAPIKey(key string) Option {
-	return func(h *Handler) { h.apiKey = key }
-}
-
-// WithPace sets the delay between streamed deltas of the mirror model and of
-// scripted replies; 0 streams as fast as possible. Default [DefaultPace].
+// WithPace sets the delay between streamed deltas of the mirror model and of scripted replies
+// ([mirror.WithPace]); 0 streams as fast as possible. Default [DefaultPace].
 func WithPace(perDelta time.Duration) Option {
-	return func(h *Handler) { h.pace = perDelta }
+	return func(h *Handler) { h.mirrorOpts = append(h.mirrorOpts, mirror.WithPace(perDelta)) }
+}
+
+// WithTokenCounter sets how tokens are counted ([mirror.WithTokenCounter]).
+func WithTokenCounter(count func(s string) int) Option {
+	return func(h *Handler) { h.mirrorOpts = append(h.mirrorOpts, mirror.WithTokenCounter(count)) }
+}
+
+// WithClock sets the clock of created_at timestamps ([mirror.WithClock]).
+func WithClock(now func() time.Time) Option {
+	return func(h *Handler) { h.mirrorOpts = append(h.mirrorOpts, mirror.WithClock(now)) }
+}
+
+// WithAPIKey makes the handler accept only key; it is WithAPIKeys(key).
+func WithAPIKey(key string) Option {
+	return WithAPIKeys(key)
+}
+
+// WithAPIKeys makes the handler accept any of keys, in "Authorization: Bearer <key>" (or an
+// Azure-style "Api-Key" header). A request without a key, or with another one, gets OpenAI's
+// 401 (invalid_api_key for a wrong key, whose message shows only the key's first 8 and last 4
+// characters, like the real API). Several calls add up. The default accepts any or no key.
+func WithAPIKeys(keys ...string) Option {
+	return func(h *Handler) {
+		for _, k := range keys {
+			if k != "" {
+				h.keys = append(h.keys, k)
+			}
+		}
+	}
 }
 
 // WithScript queues exact replies, as [Handler.Script] does.
@@ -57,29 +77,14 @@ func WithScript(replies ...string) Option {
 	return func(h *Handler) { h.script = append(h.script, replies...) }
 }
 
-// WithTokenCounter sets how tokens are counted for usage, max_output_tokens
-// and max_tokens. The default is a fast estimate of o200k_base (the
-// tokenizer of gpt-4o, gpt-4.1 and gpt-5; usually within 20% on English,
-// Chinese and code) that needs no vocabulary, so that programs using the
-// offline model do not link one. Pass an exact counter (for example one from
-// github.com/tiktoken-go/tokenizer) when exact numbers matter.
-func WithTokenCounter(count func(s string) int) Option {
-	return func(h *Handler) { h.tokens = count }
-}
-
-// WithClock sets the clock used for created_at timestamps (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(h *Handler) { h.now = now }
-}
-
-// Handler is an http.Handler serving an OpenAI-compatible API under /v1/.
-// It is safe for concurrent use.
+// Handler is an http.Handler serving an OpenAI-compatible API under /v1/: the mirror model
+// ([mirror.Handler]) behind API keys, scripted replies, injected faults and a record of the
+// requests. It also rejects unknown request parameters as the real API does (a typo in a client
+// is a test failure, not a silently ignored field). It is safe for concurrent use.
 type Handler struct {
-	store  store
-	apiKey string
-	pace   time.Duration
-	now    func() time.Time
-	tokens func(string) int
+	mirror     *mirror.Handler
+	mirrorOpts []mirror.Option
+	keys       []string
 
 	mu       sync.Mutex
 	script   []string
@@ -89,19 +94,28 @@ type Handler struct {
 
 // NewHandler returns a Handler configured by opts.
 func NewHandler(opts ...Option) *Handler {
-	h := &Handler{pace: DefaultPace, now: time.Now, tokens: estimateTokens}
+	h := &Handler{}
 	for _, o := range opts {
 		o(h)
 	}
-	if h.store == nil {
-		h.store = newMemStore()
-	}
+	h.mirror = mirror.NewHandler(h.mirrorOpts...)
+	h.mirrorOpts = nil
 	return h
 }
 
-// Script queues exact replies: the next generation requests (Responses or
-// Chat Completions) answer these texts, first in first out; then the mirror
-// model answers again.
+// Transport returns an http.RoundTripper that serves every request with h in the same
+// process: no listener, no network. Responses are streamed through a pipe, so server-sent
+// events reach the client as they are produced; closing the response body or cancelling the
+// request's context stops the handler. The request's host is ignored (see [InProcessBaseURL]).
+// Faults behave as on a port: a dropped stream ends with io.ErrUnexpectedEOF, a reset one with
+// an error for which errors.Is(err, syscall.ECONNRESET) holds.
+func (h *Handler) Transport() http.RoundTripper {
+	return inprocess.Transport(h)
+}
+
+// Script queues exact replies: the next generation requests (Responses or Chat Completions)
+// answer these texts, first in first out; then the mirror model answers again. A request that
+// fails (validation, a Status fault, an in-stream error fault) does not use one up.
 func (h *Handler) Script(replies ...string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -124,9 +138,12 @@ type RecordedRequest struct {
 	Method string
 	Path   string // URL path, e.g. /v1/responses
 	Query  string // raw query, without '?'
-	// Header holds the request headers; the Authorization value is masked.
+	// Header holds the request headers; the Authorization and Api-Key values are masked.
 	Header http.Header
-	Body   []byte // raw body as received (JSON for POSTs)
+	// Key is the API key the request carried (the Bearer token, or the Api-Key header), in
+	// full, so that a test can tell which of its keys was used; "" if none.
+	Key  string
+	Body []byte // raw body as received (JSON for POSTs)
 }
 
 // JSON decodes the body into a generic map (nil if it is not a JSON object).
@@ -138,12 +155,12 @@ func (r RecordedRequest) JSON() map[string]any {
 	return m
 }
 
-// maxRecorded bounds the recorded requests of a long-lived handler: beyond
-// it the older half is forgotten.
+// maxRecorded bounds the recorded requests of a long-lived handler: beyond it the older half
+// is forgotten.
 const maxRecorded = 10000
 
-// Requests returns a copy of the requests received so far, oldest first
-// (at most the last few thousand).
+// Requests returns a copy of the requests received so far, oldest first (at most the last few
+// thousand).
 func (h *Handler) Requests() []RecordedRequest {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -159,6 +176,14 @@ func (h *Handler) ResetRequests() {
 	h.requests = nil
 }
 
+// requestKey is the API key r carries: the Bearer token, else the Api-Key header.
+func requestKey(r *http.Request) string {
+	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(k)
+	}
+	return strings.TrimSpace(r.Header.Get("Api-Key"))
+}
+
 func (h *Handler) record(r *http.Request, body []byte) {
 	hdr := r.Header.Clone()
 	if a := hdr.Get("Authorization"); a != "" {
@@ -166,10 +191,10 @@ func (h *Handler) record(r *http.Request, body []byte) {
 		if !ok {
 			scheme, key = "", a
 		}
-		hdr.Set("Authorization", strings.TrimSpace(scheme+" "+maskKey(key)))
+		hdr.Set("Authorization", strings.TrimSpace(scheme+" "+apiwire.MaskKey(key)))
 	}
 	if k := hdr.Get("Api-Key"); k != "" {
-		hdr.Set("Api-Key", maskKey(k))
+		hdr.Set("Api-Key", apiwire.MaskKey(k))
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -178,7 +203,7 @@ func (h *Handler) record(r *http.Request, body []byte) {
 	}
 	h.requests = append(h.requests, RecordedRequest{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: hdr,
-		Body: bytes.Clone(body),
+		Key: requestKey(r), Body: bytes.Clone(body),
 	})
 }
 
@@ -189,125 +214,68 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var err error
 		body, err = io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
 		if err != nil {
-			writeError(w, http.StatusBadRequest, apiError{Message: "Could not read the request body.", Type: "invalid_request_error"})
+			apiwire.WriteError(w, http.StatusBadRequest, apiwire.Error{Message: "Could not read the request body.", Type: "invalid_request_error"})
 			return
 		}
 	}
 	h.record(r, body)
-
-	w.Header().Set("x-request-id", "req_"+randHex(16))
-	w.Header().Set("openai-version", "2020-10-01")
+	apiwire.SetHeaders(w)
 
 	if !h.authorized(w, r) {
 		return
 	}
 	f := h.takeFault(r)
-	if f != nil {
-		if f.Latency > 0 && !sleepCtx(r.Context(), f.Latency) {
-			return
-		}
-		if f.Status != 0 {
-			f.writeStatus(w)
-			return
-		}
+	if f != nil && !f.before(w, r, body) {
+		return
 	}
-	h.route(w, r, body, f)
-}
-
-func (h *Handler) route(w http.ResponseWriter, r *http.Request, body []byte, f *Fault) {
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	switch {
-	case path == "/v1/responses":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, r)
-			return
-		}
-		h.createResponse(w, r, body, f)
-	case strings.HasPrefix(path, "/v1/responses/"):
-		rest := strings.TrimPrefix(path, "/v1/responses/")
-		id, sub, _ := strings.Cut(rest, "/")
-		switch {
-		case sub == "" && r.Method == http.MethodGet:
-			h.getResponse(w, r, id)
-		case sub == "" && r.Method == http.MethodDelete:
-			h.deleteResponse(w, id)
-		case sub == "input_items" && r.Method == http.MethodGet:
-			h.listInputItems(w, r, id)
-		case sub == "input_items" || sub == "":
-			methodNotAllowed(w, r)
-		default:
-			notFoundURL(w, r)
-		}
-	case path == "/v1/chat/completions":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, r)
-			return
-		}
-		h.createChatCompletion(w, r, body, f)
-	case path == "/v1/models":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r)
-			return
-		}
-		h.listModels(w)
-	case strings.HasPrefix(path, "/v1/models/"):
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r)
-			return
-		}
-		h.getModel(w, strings.TrimPrefix(path, "/v1/models/"))
-	default:
-		notFoundURL(w, r)
+	if r.Method == http.MethodPost && unknownParam(w, r.URL.Path, body) {
+		return
 	}
+	// The mirror reads the body again; scripted replies reach it through the context.
+	mr := r.WithContext(apiwire.WithReply(r.Context(), func() (string, bool) {
+		if f.failsInStream() { // a failing request does not use up a scripted reply
+			return "", false
+		}
+		return h.nextScripted()
+	}))
+	mr.Body = io.NopCloser(bytes.NewReader(body))
+	if f == nil {
+		h.mirror.ServeHTTP(w, mr)
+		return
+	}
+	fw := newFaultWriter(w, r, f)
+	h.mirror.ServeHTTP(fw, mr)
+	fw.end()
 }
 
 func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if h.apiKey == "" {
+	if len(h.keys) == 0 {
 		return true
 	}
-	auth := r.Header.Get("Authorization")
-	got, ok := strings.CutPrefix(auth, "Bearer ")
-	got = strings.TrimSpace(got)
-	if !ok || got == "" {
-		writeError(w, http.StatusUnauthorized, apiError{
-			Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
-			Type:    "invalid_request_error",
-		})
-		return false
+	got := requestKey(r)
+	ok := 0
+	for _, k := range h.keys {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(h.apiKey)) == 1 {
+	if got != "" && ok == 1 {
 		return true
 	}
-	writeError(w, http.StatusUnauthorized, apiError{
-		Message: "Incorrect API key provided: " + maskKey(got) + ". You can find your API key at https://platform.openai.com/account/api-keys.",
-		Type:    "invalid_request_error",
-		Code:    "invalid_api_key",
-	})
+	apiwire.WriteError(w, http.StatusUnauthorized, unauthorized(got))
 	return false
 }
 
-// maskKey shows at most a short prefix and suffix of a key, like the real
-// API: "sk-ab***...***wxyz". Short keys are fully masked.
-func maskKey(k string) string {
-	if len(k) < 12 {
-		return strings.Repeat("*", len(k))
+// unauthorized is the real API's 401 for a request carrying key (or none). It never shows a
+// key in full.
+func unauthorized(key string) apiwire.Error {
+	if key == "" {
+		return apiwire.Error{
+			Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+			Type:    "invalid_request_error",
+		}
 	}
-	pre := min(5, len(k)/4)
-	suf := min(4, len(k)/4)
-	return k[:pre] + strings.Repeat("*", len(k)-pre-suf) + k[len(k)-suf:]
-}
-
-// sleepCtx sleeps d or until ctx is done; it reports whether it slept fully.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+	return apiwire.Error{
+		Message: "Incorrect API key provided: " + apiwire.MaskKey(key) + ". You can find your API key at https://platform.openai.com/account/api-keys.",
+		Type:    "invalid_request_error",
+		Code:    "invalid_api_key",
 	}
 }

@@ -1,10 +1,10 @@
-package openaitest
+package mirror
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 )
 
 // responseObject is the Responses API "response" object, fields in the order
@@ -210,15 +210,9 @@ func (e textError) Error() string { return string(e) }
 
 const errMissingText = textError("missing text")
 
-func randHex(nbytes int) string {
-	b := make([]byte, nbytes)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // newID returns an id like the real API's: prefix_ and 50 hex digits.
 func newID(prefix string) string {
-	return prefix + "_" + randHex(25)
+	return prefix + "_" + apiwire.RandHex(25)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,4 +1,4 @@
-package openaitest
+package mirror
 
 import (
 	"bufio"
@@ -9,13 +9,15 @@ import (
 	"testing"
 
 	"github.com/tiktoken-go/tokenizer/codec"
+
+	"github.com/gonbchat/gonbchat/internal/recorded"
 )
 
 // The estimate stays close to the real o200k_base counts on real model
 // output (the recordings), mirror replies, Chinese prose and Go code.
 func TestEstimateTokensCloseToO200k(t *testing.T) {
 	var samples []string
-	files, _ := filepath.Glob("testdata/openai-recorded/*.sse")
+	files, _ := filepath.Glob(filepath.Join(recorded.Dir, "*.sse"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -35,7 +37,7 @@ func TestEstimateTokensCloseToO200k(t *testing.T) {
 		t.Fatalf("%d samples from the recordings", len(samples))
 	}
 	samples = append(samples,
-		mirrorReply(mirrorInput{Model: "gpt-4.1-nano", Instructions: "使用繁體中文",
+		markdownAnswer(prompt{Model: "gpt-4.1-nano", Instructions: "使用繁體中文",
 			Turns: []turn{{"user", "你知道什麼是流冰嗎？"}, {"assistant", "流冰是…"}, {"user", "哪裡看得到？"}}}),
 		"流冰是指海面上漂浮的冰塊，通常出現在寒冷地區的海域。北海道的鄂霍次克海沿岸，是日本最著名的流冰觀賞地點，每年一月下旬到三月上旬都可以看到。",
 		"The quick brown fox jumps over the lazy dog. In 2024, about 1,234,567 people visited Hokkaido's Abashiri to see drift ice!",
@@ -58,7 +60,7 @@ func TestWithTokenCounter(t *testing.T) {
 	o200k := codec.NewO200kBase()
 	count := func(s string) int { n, _ := o200k.Count(s); return n }
 	h := NewHandler(WithTokenCounter(count))
-	text := mirrorReply(mirrorInput{Model: "m", Turns: []turn{{"user", "你好 hello"}}})
+	text := markdownAnswer(prompt{Model: "m", Turns: []turn{{"user", "你好 hello"}}})
 	cut, truncated := h.truncateTokens(text, 20)
 	if !truncated || !strings.HasPrefix(text, cut) || count(cut) > 20 || count(text[:len(cut)+len(string([]rune(text[len(cut):])[0]))]) <= 20 {
 		t.Errorf("truncated to %q (%d tokens)", cut, count(cut))

@@ -1,62 +1,21 @@
-package openaitest
+package mirror
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
+
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 )
 
-// apiError is the body of an OpenAI error: {"error":{"message","type","param","code"}}.
-// Empty Param and Code are written as null.
-type apiError struct {
-	Message string
-	Type    string
-	Param   string
-	Code    string
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func (e apiError) object() errorObject {
-	return errorObject{Message: e.Message, Type: e.Type, Param: nullable(e.Param), Code: nullable(e.Code)}
-}
-
-type errorObject struct {
-	Message string  `json:"message"`
-	Type    string  `json:"type"`
-	Param   *string `json:"param"`
-	Code    *string `json:"code"`
-}
-
-type errorBody struct {
-	Error errorObject `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		b = []byte(`{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}`)
-		status = http.StatusInternalServerError
-	}
-	b = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func writeError(w http.ResponseWriter, status int, e apiError) {
-	writeJSON(w, status, errorBody{Error: e.object()})
-}
+// The real API's errors for requests it cannot serve.
 
 func badRequest(w http.ResponseWriter, msg, param, code string) {
-	writeError(w, http.StatusBadRequest, apiError{Message: msg, Type: "invalid_request_error", Param: param, Code: code})
+	apiwire.BadRequest(w, msg, param, code)
+}
+
+func serverError(w http.ResponseWriter, msg string) {
+	apiwire.WriteError(w, http.StatusInternalServerError, apiwire.Error{Message: msg, Type: "server_error"})
 }
 
 func invalidJSON(w http.ResponseWriter) {
@@ -72,21 +31,21 @@ func invalidType(w http.ResponseWriter, param, expected, got string) {
 }
 
 func notFoundURL(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, apiError{
+	apiwire.WriteError(w, http.StatusNotFound, apiwire.Error{
 		Message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path),
 		Type:    "invalid_request_error",
 	})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusMethodNotAllowed, apiError{
+	apiwire.WriteError(w, http.StatusMethodNotAllowed, apiwire.Error{
 		Message: fmt.Sprintf("Invalid method for URL (%s %s)", r.Method, r.URL.Path),
 		Type:    "invalid_request_error",
 	})
 }
 
 func responseNotFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, apiError{
+	apiwire.WriteError(w, http.StatusNotFound, apiwire.Error{
 		Message: fmt.Sprintf("Response with id '%s' not found.", id),
 		Type:    "invalid_request_error",
 	})

@@ -1,17 +1,14 @@
-package openaitest
+package mirror
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/openai/openai-go/v3/responses"
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 )
 
 // responsesRequest is the body of POST /v1/responses.
@@ -224,7 +221,7 @@ func (h *Handler) resolveChain(id string) (items []item, ok bool, err error) {
 	seen := map[string]bool{}
 	for id != "" {
 		if seen[id] || len(chain) > 100000 {
-			return nil, false, fmt.Errorf("openaitest: cycle in response chain at %s", id)
+			return nil, false, fmt.Errorf("mirror: cycle in response chain at %s", id)
 		}
 		seen[id] = true
 		s, err := h.store.get(id)
@@ -250,43 +247,9 @@ func (h *Handler) resolveChain(id string) (items []item, ok bool, err error) {
 	return items, true, nil
 }
 
-// responsesParams are the parameters POST /v1/responses accepts: those of
-// the SDK's ResponseNewParams, and stream.
-var responsesParams = sync.OnceValue(func() map[string]bool {
-	known := map[string]bool{"stream": true, "frequency_penalty": true, "presence_penalty": true}
-	t := reflect.TypeFor[responses.ResponseNewParams]()
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			known[name] = true
-		}
-	}
-	return known
-})
-
-// unknownParam answers the real API's error for an unknown top-level
-// parameter (a typo in a hand-written request) and reports whether it did.
-func unknownParam(w http.ResponseWriter, body []byte, known map[string]bool) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
-	}
-	names := make([]string, 0, len(m))
-	for k := range m {
-		if !known[k] {
-			names = append(names, k)
-		}
-	}
-	if len(names) == 0 {
-		return false
-	}
-	sort.Strings(names)
-	badRequest(w, fmt.Sprintf("Unknown parameter: '%s'.", names[0]), names[0], "unknown_parameter")
-	return true
-}
-
-func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []byte, f *Fault) {
+func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []byte) {
 	var req responsesRequest
-	if !decodeBody(w, body, &req) || unknownParam(w, body, responsesParams()) {
+	if !decodeBody(w, body, &req) {
 		return
 	}
 	if req.Model == nil || *req.Model == "" {
@@ -310,7 +273,7 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 		var err error
 		context, found, err = h.resolveChain(*p)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
+			serverError(w, "mirror: reading the store: "+err.Error())
 			return
 		}
 		if !found {
@@ -325,12 +288,7 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 		instructions = *req.Instructions
 	}
 	turns := turnsOf(append(append([]item{}, context...), input...))
-	var text string
-	scripted := false
-	if f == nil || !f.StreamError { // a failing request does not use up a scripted reply
-		text, scripted = h.nextScripted()
-	}
-	if !scripted {
+	text := reply(r, func() string {
 		// System and developer messages of the context are instructions too.
 		shown := []string{}
 		if strings.TrimSpace(instructions) != "" {
@@ -341,11 +299,11 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 				shown = append(shown, t.Text)
 			}
 		}
-		text = mirrorAnswer(mirrorInput{
+		return answer(prompt{
 			Model: resp.Model, Instructions: strings.Join(shown, " / "), Turns: turns,
 			Chained: len(context) > 0,
 		}, responsesFormat(req.Text))
-	}
+	})
 	status := "completed"
 	if m := req.MaxOutputTokens; m != nil {
 		if cut, truncated := h.truncateTokens(text, int(*m)); truncated {
@@ -360,24 +318,20 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 
 	gen := &generation{
 		h: h, resp: resp, input: input, text: text, status: status, usage: u,
-		msgID: newID("msg"), fault: f,
+		msgID: newID("msg"),
 	}
 	if req.Stream != nil && *req.Stream {
 		gen.stream(w, r)
 		return
 	}
-	if f != nil && f.StreamError {
-		f.writeNonStreamError(w)
-		return
-	}
 	gen.finish()
 	if err := gen.save(); err != nil {
-		writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: writing the store: " + err.Error(), Type: "server_error"})
+		serverError(w, "mirror: writing the store: "+err.Error())
 		return
 	}
 	out := *gen.resp
 	out.Billing = &billing{Payer: "developer"}
-	writeJSON(w, http.StatusOK, &out)
+	apiwire.WriteJSON(w, http.StatusOK, &out)
 }
 
 // newResponseObject is the in_progress response echoing req's parameters.
@@ -457,7 +411,6 @@ type generation struct {
 	status string // final status: completed or incomplete
 	usage  *usage
 	msgID  string
-	fault  *Fault
 }
 
 func (g *generation) message(status string, text string, withContent bool) item {
@@ -530,11 +483,6 @@ type textDoneEvent struct {
 	Text         string `json:"text"`
 }
 
-type streamErrorEvent struct {
-	Type  string      `json:"type"`
-	Error errorObject `json:"error"`
-}
-
 // obfuscation pads a delta event to a near-constant size, as the real API
 // does (stream_options.include_obfuscation defaults to true).
 func obfuscation(delta string) string {
@@ -555,7 +503,7 @@ func snapshot(r *responseObject) *responseObject {
 }
 
 func (g *generation) stream(w http.ResponseWriter, r *http.Request) {
-	sw := newSSEWriter(r.Context(), w, g.fault, true)
+	sw := newSSEWriter(r.Context(), w, true)
 	err := g.writeEvents(sw)
 	finishStream(err)
 }
@@ -567,18 +515,6 @@ func (g *generation) writeEvents(sw *sseWriter) error {
 	}
 	if err := sw.event("response.in_progress", responseEvent{"response.in_progress", snapshot(g.resp)}); err != nil {
 		return err
-	}
-	if g.fault != nil && g.fault.StreamError {
-		e := g.fault.streamError()
-		if err := sw.event("error", streamErrorEvent{"error", e.api().object()}); err != nil {
-			return err
-		}
-		g.resp.Status = "failed"
-		g.resp.Error = &responseError{Code: e.Code, Message: e.Message}
-		if err := g.save(); err != nil {
-			return err
-		}
-		return sw.event("response.failed", responseEvent{"response.failed", snapshot(g.resp)})
 	}
 	if err := sw.event("response.output_item.added", outputItemEvent{"response.output_item.added", g.message("in_progress", "", false), 0}); err != nil {
 		return err
@@ -622,7 +558,7 @@ func (g *generation) writeEvents(sw *sseWriter) error {
 func (h *Handler) stored(w http.ResponseWriter, id string) *storedResponse {
 	s, err := h.store.get(id)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
+		serverError(w, "mirror: reading the store: "+err.Error())
 		return nil
 	}
 	if s == nil {
@@ -637,12 +573,12 @@ func (h *Handler) getResponse(w http.ResponseWriter, r *http.Request, id string)
 		return
 	}
 	if r.URL.Query().Get("stream") == "true" {
-		badRequest(w, "openaitest: streaming a stored response is not supported.", "stream", "")
+		badRequest(w, "mirror: streaming a stored response is not supported.", "stream", "")
 		return
 	}
 	out := s.Response
 	out.Billing = &billing{Payer: "developer"}
-	writeJSON(w, http.StatusOK, &out)
+	apiwire.WriteJSON(w, http.StatusOK, &out)
 }
 
 type deletedResponse struct {
@@ -654,14 +590,14 @@ type deletedResponse struct {
 func (h *Handler) deleteResponse(w http.ResponseWriter, id string) {
 	ok, err := h.store.delete(id)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: writing the store: " + err.Error(), Type: "server_error"})
+		serverError(w, "mirror: writing the store: "+err.Error())
 		return
 	}
 	if !ok {
 		responseNotFound(w, id)
 		return
 	}
-	writeJSON(w, http.StatusOK, deletedResponse{ID: id, Object: "response.deleted", Deleted: true})
+	apiwire.WriteJSON(w, http.StatusOK, deletedResponse{ID: id, Object: "response.deleted", Deleted: true})
 }
 
 type listPage struct {
@@ -695,7 +631,7 @@ func (h *Handler) listInputItems(w http.ResponseWriter, r *http.Request, id stri
 		var err error
 		items, _, err = h.resolveChain(*p)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, apiError{Message: "openaitest: reading the store: " + err.Error(), Type: "server_error"})
+			serverError(w, "mirror: reading the store: "+err.Error())
 			return
 		}
 	}
@@ -747,5 +683,5 @@ func (h *Handler) listInputItems(w http.ResponseWriter, r *http.Request, id stri
 		page.FirstID = ptr(itemID(page.Data[0]))
 		page.LastID = ptr(itemID(page.Data[len(page.Data)-1]))
 	}
-	writeJSON(w, http.StatusOK, page)
+	apiwire.WriteJSON(w, http.StatusOK, page)
 }

@@ -1,4 +1,4 @@
-package openaitest
+package mirror
 
 import (
 	"fmt"
@@ -12,8 +12,8 @@ type turn struct {
 	Text string
 }
 
-// mirrorInput is what a generation request gives the mirror model.
-type mirrorInput struct {
+// prompt is what a generation request gives the mirror model.
+type prompt struct {
 	Model        string
 	Instructions string // instructions, or system/developer messages for Chat Completions
 	Turns        []turn // the whole context, oldest first, including this request's input
@@ -27,8 +27,8 @@ const (
 	instrQuoteLen    = 80
 )
 
-// mirrorReply is the mirror model's deterministic Markdown answer.
-func mirrorReply(in mirrorInput) string {
+// markdownAnswer is the mirror model's deterministic Markdown answer.
+func markdownAnswer(in prompt) string {
 	var users []string
 	for _, t := range in.Turns {
 		if t.Role == "user" {
@@ -109,92 +109,4 @@ var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`,
 
 func inlineCode(s string) string {
 	return strings.NewReplacer("`", "'", "\n", " ").Replace(quote(s, 80))
-}
-
-// chunkSizes is the deterministic cycle of delta sizes in bytes.
-var chunkSizes = [...]int{4, 6, 3, 8, 5, 2, 7, 4, 5}
-
-// splitDeltas cuts s into deltas of 2-8 bytes, never splitting a UTF-8
-// rune (only a text shorter than 2 bytes gives a shorter delta).
-func splitDeltas(s string) []string {
-	var out []string
-	for i := 0; len(s) > 0; i++ {
-		n := min(chunkSizes[i%len(chunkSizes)], len(s))
-		n = runeBoundary(s, n)
-		if rem := len(s) - n; rem == 1 { // no 1-byte tail
-			if n+1 <= 8 {
-				n++
-			} else {
-				_, size := utf8.DecodeLastRuneInString(s[:n])
-				n -= size
-			}
-		}
-		out = append(out, s[:n])
-		s = s[n:]
-	}
-	return out
-}
-
-// runeBoundary moves n to a rune boundary of s: forward if the delta stays
-// within 8 bytes, else back (keeping at least 2 bytes when it can).
-func runeBoundary(s string, n int) int {
-	if n >= len(s) || utf8.RuneStart(s[n]) {
-		return n
-	}
-	f := n
-	for f < len(s) && !utf8.RuneStart(s[f]) {
-		f++
-	}
-	if f <= 8 {
-		return f
-	}
-	b := n
-	for b > 0 && !utf8.RuneStart(s[b]) {
-		b--
-	}
-	if b == 0 {
-		return f
-	}
-	return b
-}
-
-// countTokens counts the tokens of s with the handler's counter.
-func (h *Handler) countTokens(s string) int {
-	if s == "" {
-		return 0
-	}
-	return h.tokens(s)
-}
-
-// truncateTokens returns the longest prefix of s (cut at a rune boundary)
-// of at most max tokens, and whether it had to cut.
-func (h *Handler) truncateTokens(s string, max int) (string, bool) {
-	if h.countTokens(s) <= max {
-		return s, false
-	}
-	// Binary search on rune boundaries: counts grow with the prefix.
-	runes := []rune(s)
-	lo, hi := 0, len(runes) // the prefix of lo runes fits, of hi does not
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if h.countTokens(string(runes[:mid])) <= max {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return string(runes[:lo]), true
-}
-
-// promptTokens estimates input tokens like the real API: the text plus a
-// few tokens of framing per message.
-func (h *Handler) promptTokens(instructions string, turns []turn) int {
-	n := 0
-	if instructions != "" {
-		n += h.countTokens(instructions) + 4
-	}
-	for _, t := range turns {
-		n += h.countTokens(t.Text) + 4
-	}
-	return n + 3
 }

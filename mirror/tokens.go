@@ -1,4 +1,4 @@
-package openaitest
+package mirror
 
 import (
 	"unicode"
@@ -76,4 +76,45 @@ func runLen(s string, f func(rune) bool) int {
 		i += size
 	}
 	return i
+}
+
+// countTokens counts the tokens of s with the handler's counter.
+func (h *Handler) countTokens(s string) int {
+	if s == "" {
+		return 0
+	}
+	return h.tokens(s)
+}
+
+// truncateTokens returns the longest prefix of s (cut at a rune boundary)
+// of at most max tokens, and whether it had to cut.
+func (h *Handler) truncateTokens(s string, max int) (string, bool) {
+	if h.countTokens(s) <= max {
+		return s, false
+	}
+	// Binary search on rune boundaries: counts grow with the prefix.
+	runes := []rune(s)
+	lo, hi := 0, len(runes) // the prefix of lo runes fits, of hi does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if h.countTokens(string(runes[:mid])) <= max {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return string(runes[:lo]), true
+}
+
+// promptTokens estimates input tokens like the real API: the text plus a
+// few tokens of framing per message.
+func (h *Handler) promptTokens(instructions string, turns []turn) int {
+	n := 0
+	if instructions != "" {
+		n += h.countTokens(instructions) + 4
+	}
+	for _, t := range turns {
+		n += h.countTokens(t.Text) + 4
+	}
+	return n + 3
 }

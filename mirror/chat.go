@@ -1,4 +1,4 @@
-package openaitest
+package mirror
 
 import (
 	"crypto/rand"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 )
 
 type chatRequest struct {
@@ -142,23 +144,9 @@ type chatChunkChoice struct {
 
 var jsonNull = json.RawMessage("null")
 
-// chatParams are the parameters POST /v1/chat/completions accepts (those of
-// openai-go's ChatCompletionNewParams, and stream; a test keeps them in sync).
-var chatParams = map[string]bool{}
-
-func init() {
-	for _, p := range strings.Fields(`audio frequency_penalty function_call functions logit_bias logprobs
-		max_completion_tokens max_tokens messages metadata modalities model moderation n parallel_tool_calls
-		prediction presence_penalty prompt_cache_key prompt_cache_options prompt_cache_retention reasoning_effort
-		response_format safety_identifier seed service_tier stop store stream stream_options temperature
-		tool_choice tools top_logprobs top_p user verbosity web_search_options`) {
-		chatParams[p] = true
-	}
-}
-
-func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, body []byte, f *Fault) {
+func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, body []byte) {
 	var req chatRequest
-	if !decodeBody(w, body, &req) || unknownParam(w, body, chatParams) {
+	if !decodeBody(w, body, &req) {
 		return
 	}
 	if req.Model == nil || *req.Model == "" {
@@ -182,7 +170,7 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 		return
 	}
 	if req.N != nil && *req.N != 1 {
-		badRequest(w, "openaitest: only n=1 is supported.", "n", "")
+		badRequest(w, "mirror: only n=1 is supported.", "n", "")
 		return
 	}
 	var instructions []string
@@ -218,14 +206,9 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 		}
 	}
 	instr := strings.Join(instructions, "\n")
-	var text string
-	scripted := false
-	if f == nil || !f.StreamError { // a failing request does not use up a scripted reply
-		text, scripted = h.nextScripted()
-	}
-	if !scripted {
-		text = mirrorAnswer(mirrorInput{Model: *req.Model, Instructions: instr, Turns: turns}, chatFormat(req.ResponseFormat))
-	}
+	text := reply(r, func() string {
+		return answer(prompt{Model: *req.Model, Instructions: instr, Turns: turns}, chatFormat(req.ResponseFormat))
+	})
 	finish := "stop"
 	limit := req.MaxCompletionTokens
 	if limit == nil {
@@ -248,11 +231,7 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 		tier = *req.ServiceTier
 	}
 	if req.Stream == nil || !*req.Stream {
-		if f != nil && f.StreamError {
-			f.writeNonStreamError(w)
-			return
-		}
-		writeJSON(w, http.StatusOK, chatCompletion{
+		apiwire.WriteJSON(w, http.StatusOK, chatCompletion{
 			ID: id, Object: "chat.completion", Created: created, Model: *req.Model,
 			Choices: []chatChoice{{Index: 0, Message: chatOutMessage{Role: "assistant", Content: text, Refusal: jsonNull, Annotations: []any{}},
 				Logprobs: jsonNull, FinishReason: finish}},
@@ -263,7 +242,7 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage != nil && *req.StreamOptions.IncludeUsage
 	obfuscate := req.StreamOptions == nil || req.StreamOptions.IncludeObfuscation == nil || *req.StreamOptions.IncludeObfuscation
-	sw := newSSEWriter(r.Context(), w, f, false)
+	sw := newSSEWriter(r.Context(), w, false)
 	chunk := func(delta string, finishReason *string) chatChunk {
 		c := chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: *req.Model,
 			ServiceTier: tier, SystemFingerprint: systemFingerprint,
@@ -282,9 +261,6 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 	err := func() error {
 		if err := sw.event("", chunk(`{"role":"assistant","content":"","refusal":null}`, nil)); err != nil {
 			return err
-		}
-		if f != nil && f.StreamError {
-			return sw.event("", errorBody{Error: f.streamError().api().object()})
 		}
 		for i, d := range splitDeltas(text) {
 			if i > 0 {
@@ -325,7 +301,7 @@ type modelObject struct {
 
 // knownModels are listed by /v1/models; every other name works too.
 var knownModels = []modelObject{
-	{MirrorModel, "model", 1767225600, "gonbchat"},
+	{Model, "model", 1767225600, "gonbchat"},
 	{"gpt-4.1-nano", "model", 1744321707, "system"},
 	{"gpt-4.1-mini", "model", 1744318173, "system"},
 	{"gpt-4.1", "model", 1744316542, "system"},
@@ -337,7 +313,7 @@ var knownModels = []modelObject{
 }
 
 func (h *Handler) listModels(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, struct {
+	apiwire.WriteJSON(w, http.StatusOK, struct {
 		Object string        `json:"object"`
 		Data   []modelObject `json:"data"`
 	}{"list", knownModels})
@@ -346,11 +322,11 @@ func (h *Handler) listModels(w http.ResponseWriter) {
 func (h *Handler) getModel(w http.ResponseWriter, id string) {
 	for _, m := range knownModels {
 		if m.ID == id {
-			writeJSON(w, http.StatusOK, m)
+			apiwire.WriteJSON(w, http.StatusOK, m)
 			return
 		}
 	}
-	writeError(w, http.StatusNotFound, apiError{
+	apiwire.WriteError(w, http.StatusNotFound, apiwire.Error{
 		Message: fmt.Sprintf("The model '%s' does not exist or you do not have access to it.", id),
 		Type:    "invalid_request_error",
 		Code:    "model_not_found",

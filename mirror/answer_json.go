@@ -1,4 +1,4 @@
-package openaitest
+package mirror
 
 import (
 	"encoding/json"
@@ -40,13 +40,13 @@ func chatFormat(rf json.RawMessage) outputFormat {
 	return outputFormat{Type: f.Type, Schema: f.JSONSchema.Schema}
 }
 
-// mirrorAnswer is the mirror's reply in the requested format: Markdown for
+// answer is the mirror's reply in the requested format: Markdown for
 // text, else JSON (a summary object for json_object, an instance of the
 // schema for json_schema) so that structured-output code keeps working.
-func mirrorAnswer(in mirrorInput, f outputFormat) string {
+func answer(in prompt, f outputFormat) string {
 	switch f.Type {
 	case "json_object":
-		b, _ := json.Marshal(mirrorSummary(in))
+		b, _ := json.Marshal(summarize(in))
 		return string(b)
 	case "json_schema":
 		var schema any
@@ -57,7 +57,7 @@ func mirrorAnswer(in mirrorInput, f outputFormat) string {
 		b, _ := json.Marshal(g.instance(schema, 0))
 		return string(b)
 	}
-	return mirrorReply(in)
+	return markdownAnswer(in)
 }
 
 func lastUser(turns []turn) string {
@@ -78,7 +78,7 @@ type summary struct {
 	Note          string   `json:"note"`
 }
 
-func mirrorSummary(in mirrorInput) summary {
+func summarize(in prompt) summary {
 	s := summary{Model: in.Model, Instructions: quote(in.Instructions, instrQuoteLen), EarlierQuotes: []string{},
 		Note: "offline mirror model: it only reflects what it receives"}
 	var users []string

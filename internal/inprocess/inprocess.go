@@ -1,36 +1,56 @@
-package openaitest
+// Package inprocess serves HTTP requests with an http.Handler in the same process: an
+// http.RoundTripper with no listener and no network. It is how the offline mirror model answers a
+// notebook cell, and how openaitest serves a test without a port.
+package inprocess
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
-// Transport returns an http.RoundTripper that serves every request with h in
-// the same process: no listener, no network. Responses are streamed through
-// a pipe, so server-sent events reach the client as they are produced;
-// closing the response body or cancelling the request's context stops the
-// handler. The request's host is ignored (see [InProcessBaseURL]).
-func (h *Handler) Transport() http.RoundTripper {
+// Transport returns an http.RoundTripper that serves every request with h. Responses are
+// streamed through a pipe, so server-sent events reach the client as they are produced; closing
+// the response body or cancelling the request's context cancels the handler's request context.
+// The request's host is ignored.
+//
+// A handler that panics with http.ErrAbortHandler drops the connection: before the response
+// header the client's request fails, after it the body ends with io.ErrUnexpectedEOF (or with
+// the error of a Resetter's ResetConnection).
+func Transport(h http.Handler) http.RoundTripper {
 	return &transport{h: h}
 }
 
 type transport struct {
-	h *Handler
+	h http.Handler
 }
 
-// errConnReset is what a client sees when a fault drops the connection
-// before any response header.
-var errConnReset = errors.New("openaitest: connection reset by fault")
+// ErrConnReset is what a client sees when the handler drops the connection before any response
+// header.
+var ErrConnReset = errors.New("inprocess: connection reset by the handler")
+
+// Resetter is implemented by the http.ResponseWriter this transport gives a handler.
+type Resetter interface {
+	// ResetConnection makes the client's next read of the body fail as a TCP reset does
+	// (errors.Is(err, syscall.ECONNRESET)). The handler should then return or panic with
+	// http.ErrAbortHandler.
+	ResetConnection()
+}
+
+// errReset is how a reset connection reads, like net's error for a TCP RST.
+var errReset = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	pr, pw := io.Pipe()
-	rw := &pipeResponseWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	rw := &responseWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
 
 	sreq := req.Clone(ctx)
 	if sreq.Body == nil {
@@ -57,10 +77,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					_ = pw.Close()
 				}
 			case p == http.ErrAbortHandler: //nolint:errorlint // sentinel panic value
-				rw.abort(errConnReset)
-				_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+				rw.abort(ErrConnReset)
+				_ = pw.CloseWithError(io.ErrUnexpectedEOF) // keeps an earlier reset's error
 			default:
-				err := fmt.Errorf("openaitest: handler panic: %v", p)
+				err := fmt.Errorf("inprocess: handler panic: %v", p)
 				rw.abort(err)
 				_ = pw.CloseWithError(err)
 			}
@@ -95,8 +115,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return res, nil
 }
 
-// pipeResponseWriter is the handler's side of an in-process exchange.
-type pipeResponseWriter struct {
+// responseWriter is the handler's side of an in-process exchange.
+type responseWriter struct {
 	header http.Header
 	pw     *io.PipeWriter
 
@@ -107,9 +127,9 @@ type pipeResponseWriter struct {
 	err    error // set before ready is closed when no response exists
 }
 
-func (w *pipeResponseWriter) Header() http.Header { return w.header }
+func (w *responseWriter) Header() http.Header { return w.header }
 
-func (w *pipeResponseWriter) WriteHeader(status int) {
+func (w *responseWriter) WriteHeader(status int) {
 	w.once.Do(func() {
 		w.status = status
 		w.sent = w.header.Clone()
@@ -117,20 +137,26 @@ func (w *pipeResponseWriter) WriteHeader(status int) {
 	})
 }
 
-func (w *pipeResponseWriter) abort(err error) {
+func (w *responseWriter) abort(err error) {
 	w.once.Do(func() {
 		w.err = err
 		close(w.ready)
 	})
 }
 
-func (w *pipeResponseWriter) Write(b []byte) (int, error) {
+func (w *responseWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.pw.Write(b)
 }
 
 // Flush is a no-op: the pipe is unbuffered, every Write reaches the reader.
-func (w *pipeResponseWriter) Flush() {}
+func (w *responseWriter) Flush() {}
+
+// ResetConnection implements Resetter.
+func (w *responseWriter) ResetConnection() {
+	w.abort(errReset)
+	_ = w.pw.CloseWithError(errReset)
+}
 
 type pipeBody struct {
 	pr     *io.PipeReader

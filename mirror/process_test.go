@@ -1,4 +1,4 @@
-package openaitest_test
+package mirror_test
 
 import (
 	"context"
@@ -11,20 +11,20 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
 
-	"github.com/gonbchat/gonbchat/openaitest"
+	"github.com/gonbchat/gonbchat/mirror"
 )
 
 // TestHelperCell is not a test: run as a child process, it plays one
 // notebook cell that sends one message with a store directory and prints
 // the new response id.
 func TestHelperCell(t *testing.T) {
-	dir := os.Getenv("OPENAITEST_CELL_DIR")
+	dir := os.Getenv("MIRROR_CELL_DIR")
 	if dir == "" {
 		t.Skip("helper process only")
 	}
-	c := newInProcessClient(openaitest.NewHandler(openaitest.WithPace(0), openaitest.WithStoreDir(dir)))
-	p := responses.ResponseNewParams{Model: "gpt-4.1-nano", Input: userInput(os.Getenv("OPENAITEST_CELL_MSG"))}
-	if prev := os.Getenv("OPENAITEST_CELL_PREV"); prev != "" {
+	c := newInProcessClient(mirror.NewHandler(mirror.WithPace(0), mirror.WithStoreDir(dir)))
+	p := responses.ResponseNewParams{Model: "gpt-4.1-nano", Input: userInput(os.Getenv("MIRROR_CELL_MSG"))}
+	if prev := os.Getenv("MIRROR_CELL_PREV"); prev != "" {
 		p.PreviousResponseID = openai.String(prev)
 	}
 	_, _, r := streamText(t, c.Responses.NewStreaming(context.Background(), p))
@@ -35,7 +35,7 @@ func TestHelperCell(t *testing.T) {
 func runCell(t *testing.T, dir, msg, prev string) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCell$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "OPENAITEST_CELL_DIR="+dir, "OPENAITEST_CELL_MSG="+msg, "OPENAITEST_CELL_PREV="+prev)
+	cmd.Env = append(os.Environ(), "MIRROR_CELL_DIR="+dir, "MIRROR_CELL_MSG="+msg, "MIRROR_CELL_PREV="+prev)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("cell process: %v\n%s", err, out)
@@ -58,7 +58,7 @@ func TestFileStoreAcrossProcesses(t *testing.T) {
 	id1 := runCell(t, dir, "我叫小明。", "")
 	id2 := runCell(t, dir, "I study Go.", id1)
 
-	c := newInProcessClient(openaitest.NewHandler(openaitest.WithPace(0), openaitest.WithStoreDir(dir)))
+	c := newInProcessClient(mirror.NewHandler(mirror.WithPace(0), mirror.WithStoreDir(dir)))
 	r, err := c.Responses.New(context.Background(), responses.ResponseNewParams{
 		Model: "gpt-4.1-nano", Input: userInput("我叫什麼？"), PreviousResponseID: openai.String(id2),
 	})

@@ -1,4 +1,4 @@
-package openaitest
+package mirror
 
 import (
 	"encoding/json"
@@ -90,7 +90,7 @@ func validID(id string) bool {
 
 func (s *dirStore) path(id string) (string, error) {
 	if !validID(id) {
-		return "", fmt.Errorf("openaitest: invalid id %q", id)
+		return "", fmt.Errorf("mirror: invalid id %q", id)
 	}
 	return filepath.Join(s.dir, id+".json"), nil
 }
@@ -124,7 +124,7 @@ func (s *dirStore) get(id string) (*storedResponse, error) {
 	}
 	var r storedResponse
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("openaitest: corrupt stored response %s: %w", id, err)
+		return nil, fmt.Errorf("mirror: corrupt stored response %s: %w", id, err)
 	}
 	return &r, nil
 }
