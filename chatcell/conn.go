@@ -103,7 +103,7 @@ func resolveConn(cfg *config) *conn {
 		return offlineConn(cfg, "")
 	}
 	key, base, name := cfg.apiKey, cfg.baseURL, ""
-	if cfg.pool != nil && key == "" {
+	if cfg.pool != nil {
 		key = poolKey // the pool sets each request's key
 	}
 	if p := cfg.provider; p != nil {

@@ -306,7 +306,6 @@ func (c *core) ResetAPIKey(key string) error {
 		if err := next.err(); err != nil {
 			return err
 		}
-		next.pool = nil
 		c.cfg, c.cn = next, nil
 		return nil
 	})
@@ -320,7 +319,6 @@ func (c *core) ResetKeyPool(p *keypool.Pool) error {
 		if err := next.err(); err != nil {
 			return err
 		}
-		next.apiKey = ""
 		c.cfg, c.cn = next, nil
 		return nil
 	})

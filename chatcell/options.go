@@ -306,7 +306,7 @@ func WithAPIKey(key string) ConnOption {
 			c.fail("WithAPIKey: the key is empty")
 			return
 		}
-		c.apiKey = strings.TrimSpace(key)
+		c.apiKey, c.pool = strings.TrimSpace(key), nil // the last of WithAPIKey and WithKeyPool wins
 	}}
 }
 
@@ -319,7 +319,7 @@ func WithKeyPool(p *keypool.Pool) ConnOption {
 			c.fail("WithKeyPool: the pool is empty")
 			return
 		}
-		c.pool = p
+		c.pool, c.apiKey = p, "" // the last of WithAPIKey and WithKeyPool wins
 	}}
 }
 
