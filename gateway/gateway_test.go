@@ -212,7 +212,7 @@ func TestPolicyRewritesRequests(t *testing.T) {
 	// Chat Completions: the tutor is the first message, the output clamped, usage asked for
 	cc := openai.NewClient(option.WithBaseURL(e.url), option.WithAPIKey(e.bob), option.WithMaxRetries(0))
 	stream := cc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "gpt-4.1-nano",
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("be brief"), openai.UserMessage("hello")},
+		Messages:  []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("be brief"), openai.UserMessage("hello")},
 		MaxTokens: openai.Int(900)})
 	var chunks int
 	for stream.Next() {
