@@ -213,3 +213,16 @@ func waitChange(t *testing.T, ch chan error) error {
 		return nil
 	}
 }
+
+func TestExampleParses(t *testing.T) {
+	p, err := Parse([]byte(Example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Tutor == "" || len(p.Budgets.Student) != 2 || p.Budgets.Class[0].USD != 2 || p.MaxOutputTokens != 800 {
+		t.Errorf("%+v", p)
+	}
+	if u := p.UnpricedModels(); len(u) != 0 {
+		t.Errorf("the example's models have no price: %v", u)
+	}
+}
