@@ -11,14 +11,44 @@ import (
 )
 
 // budgets admits requests against the policy's limits. Admission is one critical section:
-// what the ledger says was spent in the period, plus what the requests in flight have
-// reserved, must leave room; the new request then reserves its estimate (at most the room
-// left). So thirty students asking at once cannot together spend more than the room left:
-// at most the last one admitted can exceed it, by what it uses beyond its estimate.
-// A reservation is released after the request's row is in the ledger.
+// what was spent in the period, plus what the requests in flight have reserved, must leave
+// room for the new request's estimate (its input, the chain it continues, its clamped
+// output), which it then reserves. When less room is left than the estimate, the request is
+// admitted only if nothing else is in flight against that limit, and reserves all the room.
+// So thirty students asking at once cannot together overrun a limit: it is exceeded at most
+// by one request's use beyond the room that was left (or beyond its estimate). A
+// reservation is released after the request's row is in the ledger.
+//
+// What was spent in a period is read from the ledger once, then kept up to date in memory as
+// rows are recorded (recorded): a gateway owns its database (SQLite has one writer).
 type budgets struct {
 	mu       sync.Mutex
 	reserved map[string]float64
+	spent    map[spentKey]*ledger.Spent
+}
+
+type spentKey struct {
+	who   string // "" for the class
+	start int64  // Unix ms of the period's start
+}
+
+// maxSpentCache bounds the spent cache; past it, it is dropped and read again.
+const maxSpentCache = 4096
+
+// recorded adds a recorded row's usage to the cached periods it falls in.
+func (b *budgets) recorded(student string, at time.Time, tokens int64, usd float64) {
+	if tokens == 0 && usd == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ms := at.UnixMilli()
+	for k, s := range b.spent {
+		if (k.who == "" || k.who == student) && ms >= k.start {
+			s.Tokens += tokens
+			s.USD += usd
+		}
+	}
 }
 
 type estimate struct {
@@ -48,7 +78,9 @@ func (b *budgets) admit(ctx context.Context, l *ledger.Ledger, p *policy.Policy,
 	if b.reserved == nil {
 		b.reserved = map[string]float64{}
 	}
-	spentCache := map[string]ledger.Spent{}
+	if b.spent == nil || len(b.spent) > maxSpentCache {
+		b.spent = map[spentKey]*ledger.Spent{}
+	}
 	taken := map[string]float64{}
 	for _, c := range checks {
 		start, end := p.Period(c.lim.Per, now)
@@ -56,25 +88,30 @@ func (b *budgets) admit(ctx context.Context, l *ledger.Ledger, p *policy.Policy,
 		if c.class {
 			who = ""
 		}
-		sk := fmt.Sprintf("%s|%d", who, start.UnixMilli())
-		spent, ok := spentCache[sk]
+		sk := spentKey{who, start.UnixMilli()}
+		spent, ok := b.spent[sk]
 		if !ok {
-			spent, err = l.SpentSince(ctx, who, start)
+			s, err := l.SpentSince(ctx, who, start)
 			if err != nil {
 				return nil, nil, err
 			}
-			spentCache[sk] = spent
+			spent = &s
+			b.spent[sk] = spent
 		}
 		unit, used, limit, want := "tokens", float64(spent.Tokens), float64(c.lim.Tokens), float64(est.tokens)
 		if c.lim.USD > 0 {
 			unit, used, limit, want = "usd", spent.USD, c.lim.USD, est.usd
 		}
-		key := sk + "|" + c.lim.Per + "|" + unit
-		room := limit - used - b.reserved[key] - taken[key]
-		if room <= 0 {
+		key := fmt.Sprintf("%s|%d|%s|%s", who, sk.start, c.lim.Per, unit)
+		inFlight := b.reserved[key] + taken[key]
+		room := limit - used - inFlight
+		want = max(want, 0)
+		// Less room than the estimate: the request may still use the rest, but only alone,
+		// so that requests that do not fit cannot pile up past the limit together.
+		if room <= 0 || (room < want && inFlight > 0) {
 			return nil, budgetRefusal(c.class, c.lim, end), nil
 		}
-		taken[key] += min(max(want, 0), room)
+		taken[key] += min(want, room)
 	}
 	for k, v := range taken {
 		b.reserved[k] += v

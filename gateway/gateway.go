@@ -264,6 +264,9 @@ type exchange struct {
 	// injectedUsage: the gateway asked for stream usage the student did not ask for, so the
 	// usage-only chunk is not passed on.
 	injectedUsage bool
+	// chainTokens is what the previous response of a chain used (input and output), which
+	// the provider reads again as input.
+	chainTokens int64
 }
 
 func (x *exchange) fail(e *apiError) {
@@ -302,6 +305,7 @@ func (x *exchange) finish() {
 	if err := x.s.cfg.Ledger.Record(ctx, *r); err != nil {
 		x.s.log.Error("gateway: ledger row not written", "student", x.student, "err", err)
 	}
+	x.s.budgets.recorded(r.Student, r.Time, r.InputTokens+r.OutputTokens, r.CostUSD)
 	if x.release != nil {
 		x.release()
 	}
@@ -390,6 +394,10 @@ func (x *exchange) create() {
 				x.fail(errPreviousNotFound(prev))
 				return
 			}
+			// the chain is input again: about what the previous response used in all
+			if u, err := x.s.cfg.Ledger.ResponseUsage(x.r.Context(), prev); err == nil {
+				x.chainTokens = u.Tokens
+			}
 		}
 	}
 
@@ -454,7 +462,7 @@ func (x *exchange) create() {
 	if maxOut == 0 {
 		maxOut = 4096
 	}
-	x.est = llm.Usage{InputTokens: int64(len(body)/3 + 1), OutputTokens: maxOut}
+	x.est = llm.Usage{InputTokens: int64(len(body)/3 + 1) + x.chainTokens, OutputTokens: maxOut}
 	estUSD, _ := llm.Cost(model, x.est)
 	release, ref, err := x.s.budgets.admit(x.r.Context(), x.s.cfg.Ledger, p, x.student, x.s.now(),
 		estimate{tokens: x.est.InputTokens + x.est.OutputTokens, usd: estUSD})

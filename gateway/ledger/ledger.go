@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 CREATE INDEX IF NOT EXISTS requests_student_ts ON requests(student, ts);
+CREATE INDEX IF NOT EXISTS requests_response ON requests(response_id) WHERE response_id != '';
 CREATE TABLE IF NOT EXISTS responses (
 	id         TEXT PRIMARY KEY,
 	student    TEXT    NOT NULL,
@@ -164,6 +165,14 @@ func (l *Ledger) SpentSince(ctx context.Context, student string, since time.Time
 		err = l.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(input_tokens+output_tokens),0), COALESCE(SUM(cost_usd),0)
 			FROM requests WHERE student = ? AND ts >= ?`, student, since.UnixMilli()).Scan(&s.Tokens, &s.USD)
 	}
+	return s, err
+}
+
+// ResponseUsage is what the request that created response id used (zero if unknown).
+func (l *Ledger) ResponseUsage(ctx context.Context, id string) (Spent, error) {
+	var s Spent
+	err := l.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(input_tokens+output_tokens),0), COALESCE(SUM(cost_usd),0)
+		FROM requests WHERE response_id = ? AND endpoint = 'responses'`, id).Scan(&s.Tokens, &s.USD)
 	return s, err
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func open(t *testing.T) *Ledger {
+func open(t testing.TB) *Ledger {
 	t.Helper()
 	l, err := Open(filepath.Join(t.TempDir(), "sub", "ledger.db"))
 	if err != nil {
@@ -26,7 +26,7 @@ func TestRecordAndReport(t *testing.T) {
 	d1 := time.Date(2025, 3, 1, 10, 0, 0, 0, loc)
 	d2 := d1.AddDate(0, 0, 1)
 	rows := []Row{
-		{Time: d1, Student: "alice", Endpoint: "responses", Model: "m", InputTokens: 10, OutputTokens: 5, CostUSD: 0.01, Status: 200, Outcome: OK},
+		{Time: d1, Student: "alice", Endpoint: "responses", Model: "m", InputTokens: 10, OutputTokens: 5, CostUSD: 0.01, Status: 200, Outcome: OK, ResponseID: "resp_a"},
 		{Time: d1.Add(time.Minute), Student: "bob", Endpoint: "chat.completions", InputTokens: 7, OutputTokens: 3, Status: 200, Outcome: OK},
 		{Time: d2, Student: "alice", Endpoint: "responses", InputTokens: 1, OutputTokens: 1, Status: 200, Outcome: OK},
 		{Time: d2, Student: "alice", Endpoint: "responses", Status: 429, Outcome: Refused, Detail: "budget"},
@@ -40,6 +40,9 @@ func TestRecordAndReport(t *testing.T) {
 	got, err := l.Rows(ctx, d1)
 	if err != nil || len(got) != len(rows) || got[3].Detail != "budget" || got[1].Endpoint != "chat.completions" {
 		t.Fatalf("Rows: %v %+v", err, got)
+	}
+	if u, err := l.ResponseUsage(ctx, "resp_a"); err != nil || u.Tokens != 15 {
+		t.Errorf("ResponseUsage %+v %v", u, err)
 	}
 	s, _ := l.SpentSince(ctx, "alice", d1)
 	if s.Tokens != 17 || s.USD != 0.01 {
