@@ -462,7 +462,7 @@ func (x *exchange) create() {
 	if maxOut == 0 {
 		maxOut = 4096
 	}
-	x.est = llm.Usage{InputTokens: int64(len(body)/3 + 1) + x.chainTokens, OutputTokens: maxOut}
+	x.est = llm.Usage{InputTokens: int64(len(body)/3+1) + x.chainTokens, OutputTokens: maxOut}
 	estUSD, _ := llm.Cost(model, x.est)
 	release, ref, err := x.s.budgets.admit(x.r.Context(), x.s.cfg.Ledger, p, x.student, x.s.now(),
 		estimate{tokens: x.est.InputTokens + x.est.OutputTokens, usd: estUSD})
