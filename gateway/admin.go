@@ -72,6 +72,8 @@ type adminData struct {
 	Days        []ledger.Usage // per day and student
 	Chart       chart
 	Total       ledger.Usage
+	Today       map[string]int64 // tokens per student since today's reset
+	TodayTotal  int64
 }
 
 type chart struct {
@@ -122,6 +124,13 @@ func (s *Server) usageData(r *http.Request) (*adminData, error) {
 		d.Total.InputTokens += u.InputTokens
 		d.Total.OutputTokens += u.OutputTokens
 		d.Total.CostUSD += u.CostUSD
+	}
+	d.Today = map[string]int64{}
+	for _, u := range days {
+		if u.Day == now.Format(time.DateOnly) {
+			d.Today[u.Student] += u.Tokens()
+			d.TodayTotal += u.Tokens()
+		}
 	}
 	d.Chart = drawChart(per, days, since, adminDays)
 	return d, nil
@@ -215,11 +224,11 @@ var adminPage = template.Must(template.New("admin").Funcs(template.FuncMap{
 body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:820px;color:#222}
 h1{font-size:1.4em} table{border-collapse:collapse;width:100%} td,th{padding:.25em .6em;text-align:right;border-bottom:1px solid #ddd}
 td:first-child,th:first-child{text-align:left} .err{background:#fee;border:1px solid #c33;padding:.5em}
-.legend span{display:inline-block;margin-right:1em} .sw{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:middle}
+.legend span{display:inline-block;margin-right:1em} .sw{width:.8em;height:.8em;margin-right:.3em;vertical-align:middle}
 ul.policy{columns:2} svg text{font:11px system-ui,sans-serif;fill:#555}
 </style></head><body>
 <h1>Class usage</h1>
-<p>{{.Now}} ({{.Zone}}); the last 14 days. This page refreshes every minute.</p>
+<p>{{.Now}} ({{.Zone}}); the last 14 days (calendar days in this time zone). This page refreshes every minute.</p>
 {{if .PolicyError}}<p class="err">The policy file has an error, so the previous policy is still in force: {{.PolicyError}}</p>{{end}}
 <h2>Policy in force</h2>
 <ul class="policy">{{range .Policy}}<li>{{.}}</li>{{end}}</ul>
@@ -231,11 +240,11 @@ ul.policy{columns:2} svg text{font:11px system-ui,sans-serif;fill:#555}
 {{range .Chart.Labels}}<text x="{{f .X}}" y="{{f .Y}}" text-anchor="middle">{{.Text}}</text>{{end}}
 {{if .Chart.Empty}}<text x="400" y="120" text-anchor="middle">no requests yet</text>{{end}}
 </svg>
-<p class="legend">{{range .Chart.Legend}}<span><i class="sw" style="background:{{.Color}}"></i>{{.Name}}</span>{{end}}</p>
+<p class="legend">{{range .Chart.Legend}}<span><svg class="sw" viewBox="0 0 10 10"><rect width="10" height="10" fill="{{.Color}}"/></svg>{{.Name}}</span>{{end}}</p>
 <h2>Per student</h2>
-<table><tr><th>student</th><th>requests</th><th>refused</th><th>input tokens</th><th>output tokens</th><th>cost (estimate)</th></tr>
-{{range .Students}}<tr><td>{{.Student}}</td><td>{{.Requests}}</td><td>{{.Refused}}</td><td>{{.InputTokens}}</td><td>{{.OutputTokens}}</td><td>{{usd .CostUSD}}</td></tr>{{end}}
-<tr><th>all</th><th>{{.Total.Requests}}</th><th>{{.Total.Refused}}</th><th>{{.Total.InputTokens}}</th><th>{{.Total.OutputTokens}}</th><th>{{usd .Total.CostUSD}}</th></tr>
+<table><tr><th>student</th><th>tokens today</th><th>requests</th><th>refused</th><th>input tokens</th><th>output tokens</th><th>cost (estimate)</th></tr>
+{{$today := .Today}}{{range .Students}}<tr><td>{{.Student}}</td><td>{{index $today .Student}}</td><td>{{.Requests}}</td><td>{{.Refused}}</td><td>{{.InputTokens}}</td><td>{{.OutputTokens}}</td><td>{{usd .CostUSD}}</td></tr>{{end}}
+<tr><th>all</th><th>{{.TodayTotal}}</th><th>{{.Total.Requests}}</th><th>{{.Total.Refused}}</th><th>{{.Total.InputTokens}}</th><th>{{.Total.OutputTokens}}</th><th>{{usd .Total.CostUSD}}</th></tr>
 </table>
 <h2>Per day</h2>
 <table><tr><th>day</th><th>student</th><th>requests</th><th>tokens</th><th>cost</th></tr>

@@ -801,6 +801,9 @@ func (x *exchange) streamEvent(name, data []byte, gotUsage *bool) bool {
 	if len(data) == 0 || bytes.Equal(data, []byte("[DONE]")) {
 		return true
 	}
+	if x.endpoint != "responses" && x.endpoint != "chat.completions" {
+		return true // e.g. a streamed GET of a stored response: its usage was counted when it was made
+	}
 	if x.endpoint == "responses" {
 		switch string(name) {
 		case "", "response.created", "response.completed", "response.incomplete", "response.failed", "error":

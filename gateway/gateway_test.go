@@ -648,6 +648,9 @@ func TestAdminPageAndPrefix(t *testing.T) {
 	if code != 200 || !strings.Contains(page, "<svg") || !strings.Contains(page, "<rect") || !strings.Contains(page, ">alice<") || !strings.Contains(page, ">bob<") {
 		t.Errorf("page %d:\n%s", code, page)
 	}
+	if strings.Contains(page, "ZgotmplZ") {
+		t.Error("the template refused a value (ZgotmplZ): a colour or style is missing")
+	}
 	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
 		t.Error("the page loads something from elsewhere")
 	}
