@@ -273,13 +273,21 @@ func upstreamKeys(file string) ([]string, error) {
 }
 
 // upstreamTransport turns the provider keys into the gateway's upstream transport. It is the
-// one seam for package keypool (pool, err := keypool.New(keys); pool.Transport(base)): until it
-// is wired, the first key is used.
+// one seam for package keypool (pool, err := keypool.New(keys); pool.Transport(upstreamBase())):
+// until it is wired, the first key is used.
 func upstreamTransport(keys []string) (http.RoundTripper, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no provider key")
 	}
-	return bearerTransport{key: keys[0], base: http.DefaultTransport}, nil
+	return bearerTransport{key: keys[0], base: upstreamBase()}, nil
+}
+
+// upstreamBase is the HTTP transport under the key handling: a class streams many replies at
+// once to one host, so it keeps more idle connections than http.DefaultTransport's two.
+func upstreamBase() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 256
+	return t
 }
 
 type bearerTransport struct {
