@@ -20,16 +20,17 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/gonbchat/gonbchat/gateway"
 	"github.com/gonbchat/gonbchat/gateway/ledger"
-	"github.com/gonbchat/gonbchat/gateway/policy"
 	"github.com/gonbchat/gonbchat/openaitest"
 )
 
 // TestJupyterHubClass runs a class for real: JupyterHub (Debian's jupyterhub package, with its
-// configurable-http-proxy) with two students, the gateway as a Hub service in front of a local
-// OpenAI-compatible upstream, each student's own single-user server and GoNB kernel, and Go
-// cells that talk to the gateway with the Hub's token, as a notebook would.
+// configurable-http-proxy) with two students; the gonbchat command built and run by the Hub as
+// a managed service, configured as gateway/README.md says, in front of a local
+// OpenAI-compatible upstream; each student's own single-user server and GoNB kernel; and Go cells
+// that ask the gateway with the Hub's token, as a notebook would. It checks that both get
+// replies, each sees only their own thread, a budget cut-off and the exam switch reach the cell
+// as one line, the ledger has every request, and the key is nowhere a student can read.
 func TestJupyterHubClass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts JupyterHub, two notebook servers and two GoNB kernels")
@@ -49,33 +50,39 @@ func TestJupyterHubClass(t *testing.T) {
 	defer up.Close()
 
 	hubPort, hubAPIPort, proxyAPIPort, gwPort := freePort(t), freePort(t), freePort(t), freePort(t)
-	hubAPI := fmt.Sprintf("http://127.0.0.1:%d/hub/api", hubAPIPort)
 	public := fmt.Sprintf("http://127.0.0.1:%d", hubPort)
 
-	// the gateway, as an external Hub service: the Hub's proxy routes /services/gonbchat/ to it
-	polPath := filepath.Join(dir, "policy.yaml")
+	// the gateway is the command a teacher installs, run by the Hub as a managed service, with
+	// the keys in a file only it reads
+	bin := filepath.Join(dir, "gonbchat")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/gonbchat").CombinedOutput(); err != nil {
+		t.Fatalf("building gonbchat: %v\n%s", err, out)
+	}
+	polPath, dbPath := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "gateway.db")
+	keysPath, adminPath := filepath.Join(dir, "keys"), filepath.Join(dir, "admin-token")
 	writeFile(polPath, hubPolicy)
-	watcher, err := policy.NewWatcher(polPath, nil)
-	if err != nil {
-		t.Fatal(err)
+	os.WriteFile(keysPath, []byte("# the class's key\n"+teacherKey+"\n"), 0o600)
+	gwAdmin := randToken()
+	os.WriteFile(adminPath, []byte(gwAdmin), 0o600)
+	gwPage := public + "/services/gonbchat/admin/usage.json"
+	// setPolicy edits the policy file and waits until the gateway has it in force
+	setPolicy := func(yaml, want string) {
+		t.Helper()
+		writeFile(polPath, yaml)
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, "GET", gwPage, nil)
+			req.SetBasicAuth("teacher", gwAdmin)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if strings.Contains(string(b), want) {
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("the gateway did not take the policy with %q", want)
 	}
-	l, err := ledger.Open(filepath.Join(dir, "gateway.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	gw, err := gateway.New(gateway.Config{Upstream: keyTransport{teacherKey, http.DefaultTransport}, UpstreamURL: up.URL,
-		Ledger: l, Policy: watcher, HubAPI: hubAPI, HubCacheTTL: time.Second, Prefix: "/services/gonbchat/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", gwPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gsrv := &http.Server{Handler: gw}
-	go gsrv.Serve(gln)
-	defer gsrv.Close()
 
 	adminToken := randToken()
 	cfg := fmt.Sprintf(`
@@ -110,7 +117,9 @@ c.Spawner.environment = {
     'GOFLAGS': '-mod=mod',
 }
 c.JupyterHub.services = [
-    {'name': 'gonbchat', 'url': 'http://127.0.0.1:%[13]d'},
+    {'name': 'gonbchat', 'url': 'http://127.0.0.1:%[13]d',
+     'command': [%[15]q, 'gateway', 'serve', '-policy', %[16]q, '-db', %[17]q, '-keys-file', %[18]q,
+                 '-admin-token-file', %[19]q, '-upstream', %[20]q, '-reload-every', '200ms']},
     {'name': 'tester', 'api_token': %[14]q},
 ]
 c.JupyterHub.load_roles = [
@@ -118,7 +127,8 @@ c.JupyterHub.load_roles = [
 ]
 `, hubPort, hubAPIPort, proxyAPIPort, filepath.Join(dir, "proxy.pid"), filepath.Join(dir, "hub.sqlite"),
 		filepath.Join(dir, "cookie_secret"), filepath.Join(dir, "home"), public+"/services/gonbchat/v1", kernels,
-		goEnv(t, "GOCACHE"), goEnv(t, "GOPATH"), goEnv(t, "GOMODCACHE"), gwPort, adminToken)
+		goEnv(t, "GOCACHE"), goEnv(t, "GOPATH"), goEnv(t, "GOMODCACHE"), gwPort, adminToken,
+		bin, polPath, dbPath, keysPath, adminPath, up.URL)
 	cfgPath := filepath.Join(dir, "jupyterhub_config.py")
 	writeFile(cfgPath, cfg)
 	os.MkdirAll(filepath.Join(dir, "home"), 0o755)
@@ -218,20 +228,14 @@ ask("POST", "/responses", `+"`"+`{"model":"class","input":"go on","previous_resp
 	}
 
 	// a budget cut-off reaches the cell as one line
-	writeFile(polPath, hubPolicy+"budgets: {student: {tokens: 10, per: day}}\n")
-	if _, err := watcher.Reload(); err != nil {
-		t.Fatal(err)
-	}
+	setPolicy(hubPolicy+"budgets: {timezone: UTC, student: {tokens: 10, per: day}}\n", "each student: 10 tokens per day")
 	out := run("bob", `%%
 ask("POST", "/responses", `+"`"+`{"model":"class","input":"one more"}`+"`"+`)`)
 	if !strings.HasPrefix(out, "429") || !strings.Contains(out, "message: Your budget for today is used up (10 tokens per day); it resets at 00:00.\n") {
 		t.Errorf("budget: %s", out)
 	}
 	// the exam switch
-	writeFile(polPath, "ai_off: true\n")
-	if _, err := watcher.Reload(); err != nil {
-		t.Fatal(err)
-	}
+	setPolicy("ai_off: true\n", "AI: OFF")
 	out = run("alice", `%%
 ask("POST", "/responses", `+"`"+`{"model":"class","input":"the answer to question 3?"}`+"`"+`)`)
 	if !strings.HasPrefix(out, "403") || !strings.Contains(out, "message: AI is switched off for the exam.\n") {
@@ -239,10 +243,22 @@ ask("POST", "/responses", `+"`"+`{"model":"class","input":"the answer to questio
 	}
 
 	// the ledger has every request of the cells, by student
-	rows, _ := l.Rows(ctx, time.Time{})
+	l, err := ledger.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	count := map[string]int{}
-	for _, r := range rows {
-		count[r.Student+" "+r.Outcome]++
+	for range 100 { // the last row is written just after its reply
+		rows, _ := l.Rows(ctx, time.Time{})
+		count = map[string]int{}
+		for _, r := range rows {
+			count[r.Student+" "+r.Outcome]++
+		}
+		if len(rows) >= 7 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if count["alice ok"] != 2 || count["bob ok"] != 1 || count["alice refused"] != 2 || count["bob refused"] != 2 {
 		t.Errorf("ledger: %v", count)
