@@ -127,7 +127,32 @@ func (c *recording) splitEvents() {
 	}
 }
 
+// Close closes the body. A client may stop reading at the end of the answer without reading
+// to EOF (an SDK stops at a stream's "data: [DONE]"; a JSON decoder at the closing brace): such
+// an answer is complete and recorded; one abandoned midway is not.
 func (c *recording) Close() error {
+	c.mu.Lock()
+	done, sse := c.done, c.sse
+	c.mu.Unlock()
+	if !done {
+		if sse {
+			c.mu.Lock()
+			complete := len(c.chunks) > 0 && strings.HasPrefix(strings.TrimSpace(c.chunks[len(c.chunks)-1].Data), "data: [DONE]")
+			c.mu.Unlock()
+			if complete {
+				c.finish()
+			}
+		} else {
+			// what is left of a whole body is already on its way: read it (bounded)
+			rest, err := io.ReadAll(io.LimitReader(c.source, 64<<20))
+			c.mu.Lock()
+			c.pending = append(c.pending, rest...)
+			c.mu.Unlock()
+			if err == nil {
+				c.finish()
+			}
+		}
+	}
 	return c.source.Close()
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,5 +255,91 @@ func TestBadRecordingIsNamed(t *testing.T) {
 	}
 	if _, err := replay.NewPlayer(filepath.Join(dir, "missing"), nil); err == nil {
 		t.Error("a missing directory loaded")
+	}
+}
+
+// TestChatStreamThroughSDK: the SDK stops reading a Chat Completions stream at "data: [DONE]";
+// the recording is complete all the same, and replays the same chunks.
+func TestChatStreamThroughSDK(t *testing.T) {
+	dir := t.TempDir()
+	srv := openaitest.NewServer(openaitest.WithPace(0))
+	rec, _ := replay.NewRecorder(dir, nil)
+	rec.OnError = func(err error) { t.Error(err) }
+	ctx := context.Background()
+	read := func(c *openai.Client) string {
+		s := c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "gpt-4.1-nano",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		var b strings.Builder
+		for s.Next() {
+			if ch := s.Current(); len(ch.Choices) > 0 {
+				b.WriteString(ch.Choices[0].Delta.Content)
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		return b.String()
+	}
+	live := read(client(srv.URL, rec))
+	srv.Close()
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl")); len(files) != 1 {
+		t.Fatalf("%d recordings", len(files))
+	}
+	p, err := replay.NewPlayer(dir, nil, replay.WithSpeed(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(client("https://api.openai.com/v1", p)); got != live || got == "" {
+		t.Errorf("replayed %q, recorded %q", got, live)
+	}
+}
+
+// TestStreamEndingAtDoneIsRecorded: a client that stops at "data: [DONE]" (the body's EOF has
+// not come yet) has read a whole answer; one that stops before has not.
+func TestStreamEndingAtDoneIsRecorded(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n")
+		if r.URL.Query().Get("cut") == "" {
+			io.WriteString(w, "data: [DONE]\n\n")
+		}
+		w.(http.Flusher).Flush()
+		select { // the connection stays open: no EOF
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec, _ := replay.NewRecorder(dir, nil)
+	for _, q := range []string{"", "?cut=1"} {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions"+q, strings.NewReader(`{"stream":true}`))
+		resp, err := rec.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(line, "data: [DONE]") || (q != "" && strings.HasPrefix(line, "data: {")) {
+				br.ReadString('\n') // the blank line that ends the event
+				break
+			}
+		}
+		resp.Body.Close()
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("%d recordings, want the complete one only", len(files))
+	}
+	b, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(b), "[DONE]") {
+		t.Errorf("recording: %s", b)
 	}
 }
