@@ -23,6 +23,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "gateway" { // the class gateway: gateway.go
+		os.Exit(gatewayMain(os.Args[2:]))
+	}
 	model := flag.String("model", "", "model (default "+chatcell.DefaultModel+", or the provider's)")
 	provider := flag.String("provider", "", "groq, gemini, mistral, together, fireworks or openai (key from its usual variable)")
 	completionsAPI := flag.Bool("completions", false, "use Chat Completions instead of the Responses API (implied by -provider other than openai)")
