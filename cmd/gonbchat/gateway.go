@@ -18,6 +18,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gonbchat/gonbchat/keypool"
+
 	"github.com/gonbchat/gonbchat/gateway"
 	"github.com/gonbchat/gonbchat/gateway/ledger"
 	"github.com/gonbchat/gonbchat/gateway/policy"
@@ -272,14 +274,15 @@ func upstreamKeys(file string) ([]string, error) {
 	return keys, nil
 }
 
-// upstreamTransport turns the provider keys into the gateway's upstream transport. It is the
-// one seam for package keypool (pool, err := keypool.New(keys); pool.Transport(upstreamBase())):
-// until it is wired, the first key is used.
+// upstreamTransport turns the teacher's provider keys into the gateway's upstream transport: a
+// key pool, so that requests rotate over the keys and fail over when one is rate limited or
+// rejected. The gateway is one long-lived process, so the pool's state stays in memory.
 func upstreamTransport(keys []string) (http.RoundTripper, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("no provider key")
+	pool, err := keypool.New(keys, keypool.WithName("gateway"))
+	if err != nil {
+		return nil, err
 	}
-	return bearerTransport{key: keys[0], base: upstreamBase()}, nil
+	return pool.Transport(upstreamBase()), nil
 }
 
 // upstreamBase is the HTTP transport under the key handling: a class streams many replies at
@@ -288,17 +291,6 @@ func upstreamBase() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 256
 	return t
-}
-
-type bearerTransport struct {
-	key  string
-	base http.RoundTripper
-}
-
-func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+t.key)
-	return t.base.RoundTrip(r)
 }
 
 func gatewayToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
