@@ -13,6 +13,7 @@ import (
 	"github.com/gonbchat/gonbchat/internal/registry"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/mirror"
+	"github.com/gonbchat/gonbchat/replay"
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/joho/godotenv"
 	"github.com/openai/openai-go/v3/option"
@@ -24,6 +25,24 @@ type Source string
 const (
 	Live    Source = "live"
 	Offline Source = "offline"
+	// Replayed replies come from answers a real model gave once, recorded (GONBCHAT_RECORD)
+	// and played back (GONBCHAT_REPLAY).
+	Replayed Source = "replayed"
+)
+
+// Environment variables gonbchat reads besides the providers' keys.
+const (
+	// EnvGateway is the class gateway's base URL (ending in /v1), set for every student by
+	// JupyterHub; the students' requests go there with their Hub token instead of a key.
+	EnvGateway = "GONBCHAT_GATEWAY_URL"
+	// EnvGatewayToken is the token for a gateway outside JupyterHub (a teacher issues them);
+	// on a Hub, JUPYTERHUB_API_TOKEN is used.
+	EnvGatewayToken = "GONBCHAT_GATEWAY_TOKEN"
+	// EnvRecord names a directory where every live exchange is recorded, for replay.
+	EnvRecord = "GONBCHAT_RECORD"
+	// EnvReplay names a directory of recorded exchanges to play back instead of a live model;
+	// anything not recorded is answered by the offline mirror model.
+	EnvReplay = "GONBCHAT_REPLAY"
 )
 
 // OpenAIBaseURL is where requests go when only a key is set.
@@ -83,7 +102,7 @@ var loadDotenv = sync.OnceFunc(func() {
 		}
 	}
 	// Every key this process may use is hidden wherever text leaves the library.
-	names := []string{"OPENAI_API_KEY"}
+	names := []string{"OPENAI_API_KEY", EnvGatewayToken, "JUPYTERHUB_API_TOKEN"}
 	for _, p := range Providers {
 		names = append(names, p.KeyEnv)
 	}
@@ -102,6 +121,9 @@ func resolveConn(cfg *config) *conn {
 	if cfg.offline {
 		return offlineConn(cfg, "")
 	}
+	if dir := os.Getenv(EnvReplay); dir != "" {
+		return replayConn(cfg, dir)
+	}
 	key, base, name := cfg.apiKey, cfg.baseURL, ""
 	if cfg.pool != nil {
 		key = poolKey // the pool sets each request's key
@@ -118,6 +140,13 @@ func resolveConn(cfg *config) *conn {
 			return offlineConn(cfg, p.KeyEnv)
 		}
 	} else {
+		if gw := os.Getenv(EnvGateway); gw != "" && key == "" && base == "" {
+			// A class: the gateway holds the teacher's keys; the student's token names the student.
+			base, key = gw, os.Getenv(EnvGatewayToken)
+			if key == "" {
+				key = os.Getenv("JUPYTERHUB_API_TOKEN")
+			}
+		}
 		if key == "" {
 			key = os.Getenv("OPENAI_API_KEY")
 		}
@@ -143,8 +172,19 @@ func resolveConn(cfg *config) *conn {
 			c.opts = append(c.opts, option.WithProject(proj))
 		}
 	}
+	var rt http.RoundTripper = http.DefaultTransport
 	if key == poolKey {
-		c.opts = append(c.opts, option.WithHTTPClient(&http.Client{Transport: cfg.pool.Transport(nil)}))
+		rt = cfg.pool.Transport(nil)
+	}
+	if dir := os.Getenv(EnvRecord); dir != "" {
+		if rec, err := replay.NewRecorder(dir, rt); err == nil {
+			rt = rec
+		} else if !cfg.quiet {
+			display.Error(EnvRecord + ": " + err.Error())
+		}
+	}
+	if rt != http.DefaultTransport {
+		c.opts = append(c.opts, option.WithHTTPClient(&http.Client{Transport: rt}))
 	}
 	c.opts = append(c.opts, cfg.requestOpts...)
 	return c
@@ -159,6 +199,30 @@ func completions() Backend {
 	return b
 }
 
+// replayConn plays recorded answers back (GONBCHAT_REPLAY=dir); what was not recorded is
+// answered by the offline mirror model, labelled as such.
+func replayConn(cfg *config, dir string) *conn {
+	off := offlineConn(cfg, "")
+	var opts []replay.Option
+	if sd := cfg.stateDir(); sd != "" {
+		opts = append(opts, replay.WithStateDir(filepath.Join(sd, "replay")))
+	}
+	p, err := replay.NewPlayer(dir, offlineTransport(cfg), opts...)
+	if err != nil {
+		if !cfg.quiet {
+			display.Error(EnvReplay + ": " + err.Error())
+		}
+		return off
+	}
+	c := &conn{source: Replayed, baseURL: mirror.BaseURL, provider: off.provider, chatOnly: off.chatOnly}
+	c.opts = append([]option.RequestOption{
+		option.WithBaseURL(mirror.BaseURL),
+		option.WithAPIKey("replay"),
+		option.WithHTTPClient(&http.Client{Transport: p}),
+	}, cfg.requestOpts...)
+	return c
+}
+
 var offlineHandlers = struct {
 	sync.Mutex
 	m map[string]*mirror.Handler
@@ -168,6 +232,27 @@ var offlineHandlers = struct {
 // directory under the kernel's state dir, so a chain started in one cell is found by the next.
 // missing names the key variable whose absence made the chat offline ("" for WithOffline).
 func offlineConn(cfg *config, missing string) *conn {
+	rt := offlineTransport(cfg)
+	if missing != "" {
+		noticeOffline(cfg, missing)
+	}
+	c := &conn{
+		source:  Offline,
+		baseURL: mirror.BaseURL,
+		opts: append([]option.RequestOption{
+			option.WithBaseURL(mirror.BaseURL),
+			option.WithAPIKey("offline"),
+			option.WithHTTPClient(&http.Client{Transport: rt}),
+		}, cfg.requestOpts...),
+	}
+	if cfg.provider != nil {
+		c.provider, c.chatOnly = cfg.provider.Name, cfg.provider.ChatOnly
+	}
+	return c
+}
+
+// offlineTransport is the mirror model's in-process transport for the chat's state directory.
+func offlineTransport(cfg *config) http.RoundTripper {
 	dir := ""
 	if sd := cfg.stateDir(); sd != "" {
 		dir = filepath.Join(sd, "offline-store")
@@ -190,22 +275,7 @@ func offlineConn(cfg *config, missing string) *conn {
 		offlineHandlers.m[key] = h
 	}
 	offlineHandlers.Unlock()
-	if missing != "" {
-		noticeOffline(cfg, missing)
-	}
-	c := &conn{
-		source:  Offline,
-		baseURL: mirror.BaseURL,
-		opts: append([]option.RequestOption{
-			option.WithBaseURL(mirror.BaseURL),
-			option.WithAPIKey("offline"),
-			option.WithHTTPClient(&http.Client{Transport: h.Transport()}),
-		}, cfg.requestOpts...),
-	}
-	if cfg.provider != nil {
-		c.provider, c.chatOnly = cfg.provider.Name, cfg.provider.ChatOnly
-	}
-	return c
+	return h.Transport()
 }
 
 var noticed sync.Map

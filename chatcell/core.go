@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/version"
 	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 )
@@ -386,11 +387,11 @@ func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request) (rep *Re
 			cell.Write(partial)
 		}
 	}
-	meta := map[string]any{"source": string(cn.source), "interrupted": err != nil && partial != ""}
+	meta := map[string]any{"source": string(cn.source), "interrupted": err != nil && partial != "", "gonbchat_version": version.String()}
 	meta["model"], meta["response_id"] = "", ""
 	meta["usage"] = map[string]any{"input_tokens": int64(0), "output_tokens": int64(0), "total_tokens": int64(0)}
 	if rep != nil {
-		meta["model"], meta["response_id"] = rep.Model, rep.ID
+		meta["model"], meta["response_id"], meta["source"] = rep.Model, rep.ID, string(rep.Source)
 		meta["usage"] = map[string]any{"input_tokens": rep.Usage.InputTokens, "output_tokens": rep.Usage.OutputTokens, "total_tokens": rep.Usage.TotalTokens}
 	}
 	cell.Close(meta)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/llm"
+	"github.com/gonbchat/gonbchat/replay"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 )
@@ -43,6 +44,8 @@ type Reply struct {
 	// Raw is the API's own object for the reply, as JSON: the Responses API's response, or the
 	// last chunk of a Chat Completions stream with the whole message put back together.
 	Raw string
+	// Source says where this reply came from: Live, Offline (the mirror model) or Replayed.
+	Source Source
 }
 
 // Message returns the reply as the message the API returned: role assistant and the text.
@@ -208,6 +211,13 @@ func attemptOnce(ctx context.Context, cfg *config, cn *conn, b Backend, req *Req
 	if final.Text == "" {
 		final.Text = text.String()
 	}
+	final.Source = cn.source
+	switch {
+	case tap.replayed():
+		final.Source = Replayed
+	case cn.source == Replayed:
+		final.Source = Offline // not in the recording: the mirror model answered
+	}
 	return final, text.String(), nil
 }
 
@@ -278,8 +288,15 @@ func retryAfterHeader(h http.Header) (time.Duration, bool) {
 // stream (an HTML page from a captive portal) and keeps the last bytes read, to quote a line
 // the SDK could not parse.
 type tap struct {
-	mu   sync.Mutex
-	tail []byte
+	mu     sync.Mutex
+	tail   []byte
+	source string // the X-Gonbchat-Source header of the answer
+}
+
+func (t *tap) replayed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.source == replay.Replayed
 }
 
 const tapKeep = 4096
@@ -289,6 +306,9 @@ func (t *tap) middleware(req *http.Request, next option.MiddlewareNext) (*http.R
 	if err != nil || res.StatusCode >= 300 {
 		return res, err
 	}
+	t.mu.Lock()
+	t.source = res.Header.Get(replay.SourceHeader)
+	t.mu.Unlock()
 	// The headers decide without waiting for the body (a stream may be slow to start).
 	ct := strings.ToLower(res.Header.Get("Content-Type"))
 	if strings.Contains(ct, "text/html") || strings.Contains(ct, "json") && !strings.Contains(ct, "stream") {

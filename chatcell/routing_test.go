@@ -57,6 +57,17 @@ func routeCases() []routeCase {
 		routeCase{name: "OPENAI_BASE_URL-http/hist", env: append(openaiOnly, "OPENAI_BASE_URL=http://llm.lab.example:8080/v1"), kind: "hist",
 			host: "llm.lab.example:8080", path: "/v1/responses", auth: "Bearer " + userOpenAIKey},
 		routeCase{name: "no-key/chat", kind: "chat", out: "OPENAI_API_KEY"},
+		// A class on JupyterHub: the gateway holds the teacher's keys; the student's Hub token
+		// names the student. It wins over a key of the student's own, not over an explicit option.
+		routeCase{name: "gateway-on-hub/chat", kind: "chat",
+			env:  append([]string{"GONBCHAT_GATEWAY_URL=https://hub.school.example/services/gonbchat/v1", "JUPYTERHUB_API_TOKEN=hubtoken0123456789abcdef"}, openaiOnly...),
+			host: "hub.school.example:443", path: "/services/gonbchat/v1/responses", auth: "Bearer hubtoken0123456789abcdef"},
+		routeCase{name: "gateway-token/hist", kind: "hist",
+			env:  []string{"GONBCHAT_GATEWAY_URL=https://gw.school.example/v1", "GONBCHAT_GATEWAY_TOKEN=gnbt_issued0123456789abcdef", "JUPYTERHUB_API_TOKEN=hubtoken0123456789abcdef"},
+			host: "gw.school.example:443", path: "/v1/responses", auth: "Bearer gnbt_issued0123456789abcdef"},
+		routeCase{name: "gateway-but-WithAPIKey/chat", kind: "chat-withkey",
+			env:  []string{"GONBCHAT_GATEWAY_URL=https://gw.school.example/v1", "JUPYTERHUB_API_TOKEN=hubtoken0123456789abcdef"},
+			host: "api.openai.com:443", path: "/v1/responses", auth: "Bearer " + userOwnKey},
 	)
 	for _, name := range []string{"groq", "gemini", "mistral", "together", "fireworks", "openai"} {
 		p := chatcell.Providers[name]
@@ -144,7 +155,7 @@ func TestRouting(t *testing.T) {
 			if tc.out != "" && !strings.Contains(string(out), tc.out) {
 				t.Errorf("output lacks %q:\n%s", tc.out, out)
 			}
-			for _, key := range []string{userOpenAIKey, userOwnKey} {
+			for _, key := range []string{userOpenAIKey, userOwnKey, "hubtoken0123456789abcdef", "gnbt_issued0123456789abcdef"} {
 				if strings.Contains(string(out), key) || strings.Contains(string(out), key[4:16]) {
 					t.Errorf("the child's output shows a key:\n%s", out)
 				}
