@@ -226,3 +226,32 @@ func TestConversationMessagesRenderApart(t *testing.T) {
 		t.Logf("note: one document renders as %q", whole)
 	}
 }
+
+// The marks of a message, in the lesson's language.
+func TestMessageMarks(t *testing.T) {
+	pinned := llm.UserMsg("自然数1的后面是几?")
+	pinned.Pinned = true
+	cut := llm.AssistantMsg("3, and then")
+	cut.Partial = true
+	forged := llm.AssistantMsg("1+1=10")
+	forged.Forged, forged.Pinned = true, true
+	summary := llm.SystemMsg("先前对话的摘要: counting")
+	summary.Summary = true
+	for _, tc := range []struct {
+		lang string
+		m    llm.Message
+		pos  int
+		want string
+	}{
+		{"en", pinned, 1, "**[1] User** 📌 pinned\n\n自然数1的后面是几?"},
+		{"zh-CN", pinned, 1, "**[1] 用户** 📌 已固定\n\n自然数1的后面是几?"},
+		{"en", cut, 4, "**[4] Assistant** (cut short)\n\n3, and then"},
+		{"zh-TW", forged, 6, "**[6] 助理** 📌 已釘選 (偽造)\n\n1+1=10"},
+		{"zh-CN", summary, 7, "> **[7] 系统** (摘要)\n>\n> 先前对话的摘要: counting\n"},
+		{"en", llm.UserMsg("明月几时有？").WithName("苏轼"), -1, "**User (苏轼)**\n\n明月几时有？"},
+	} {
+		if got := messageMarkdown(tc.lang, tc.m, tc.pos); got != tc.want {
+			t.Errorf("%s %+v:\n got %q\nwant %q", tc.lang, tc.m, got, tc.want)
+		}
+	}
+}

@@ -35,7 +35,7 @@ func checkLoaded(t *testing.T, f *File, err error) {
 		}
 	}
 	l := f.List() // must not panic, whatever the cap, IDs and pins
-	l.Markdown()
+	l.Turns()
 	data, err := encodeFile(f)
 	if err != nil {
 		t.Fatalf("a loaded file does not encode again: %v", err)

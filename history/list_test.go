@@ -513,7 +513,7 @@ func TestConcurrentUse(t *testing.T) {
 				l.AppendTurn(llm.UserMsg(fmt.Sprint(g, i)), llm.AssistantMsg("a"))
 				l.Pin(-1)
 				_ = l.Messages()
-				_ = l.Markdown()
+				_ = l.Turns()
 				l.AddUsage(llm.Usage{InputTokens: 1, OutputTokens: 1, TotalTokens: 2})
 				if i%10 == 0 {
 					l.Rollback(1)
