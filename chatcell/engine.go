@@ -411,3 +411,5 @@ func stream(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request,
 		}
 	}
 }
+
+func errorsIsStopped(err error) bool { return errors.Is(err, errStopped) }

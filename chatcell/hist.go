@@ -54,7 +54,27 @@ func NewHistList(opts ...HistOption) *ChatWithHistList {
 	if cfg.systemSet {
 		c.hist.SetSystem(cfg.system) // re-applied by every cell's declaration; saved with the next change
 	}
+	c.applyStart()
 	return c
+}
+
+// applyStart puts a persona's messages at the head of the history: its system message (as
+// WithSystem does), and its greeting when the conversation has not started yet.
+func (c *ChatWithHistList) applyStart() {
+	for _, m := range c.cfg.start {
+		if m.Role == llm.System {
+			c.hist.SetSystem(m.Content)
+		}
+	}
+	if c.hist.Turns() > 0 {
+		return
+	}
+	for _, m := range c.cfg.start {
+		if m.Role != llm.System {
+			m.Pinned = true
+			c.hist.Append(m)
+		}
+	}
 }
 
 // settleBackend chooses the API of a ChatWithHistList or a Create: the one given, else Chat
@@ -204,7 +224,26 @@ func (c *ChatWithHistList) load(filename string) error {
 
 func (c *ChatWithHistList) reset() error {
 	c.hist.Reset()
+	c.applyStart()
 	return c.persist()
+}
+
+// Pop removes the last message of the history, whatever it is, and returns it, as the lessons'
+// messages.pop() does (Rollback removes whole turns). It shows what it removed.
+func (c *ChatWithHistList) Pop() (llm.Message, error) {
+	var popped llm.Message
+	err := c.do(func(cfg *config) error {
+		m, ok := c.hist.Pop()
+		if !ok {
+			return fmt.Errorf("%s", tr(cfg.lang, msgEmptyHistory))
+		}
+		popped = m
+		if !cfg.quiet {
+			showConversation(cfg.lang, tr(cfg.lang, msgPopped), []llm.Message{m}, false)
+		}
+		return c.persist()
+	})
+	return popped, err
 }
 
 func (c *ChatWithHistList) rollback(_ context.Context, n int) ([]llm.Message, error) {

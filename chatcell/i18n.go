@@ -86,6 +86,7 @@ const (
 	msgWhatJSONDoc
 	msgHintBaseURL
 	msgCauseStalled
+	msgPopped
 	msgCount
 )
 
@@ -159,6 +160,7 @@ var catalog = map[string][msgCount]string{
 		msgWhatJSONDoc:         "a JSON document instead of an event stream: does the server support stream=true?",
 		msgHintBaseURL:         "check the base URL, or whether a network login page is in the way",
 		msgCauseStalled:        "the server went silent for %s; WithStallTimeout changes the wait",
+		msgPopped:              "removed:",
 	},
 	"zh-TW": {
 		msgOffline:             `離線：未設定 %s，所以回覆來自內建的「鏡子」（mirror）模型，它會顯示它收到的內容。要用真的模型，請設定 %[1]s（%s）。`,
@@ -229,6 +231,7 @@ var catalog = map[string][msgCount]string{
 		msgWhatJSONDoc:         "一份 JSON 文件而不是事件串流：伺服器支援 stream=true 嗎？",
 		msgHintBaseURL:         "請檢查 base URL，或是否有網路登入頁面擋住",
 		msgCauseStalled:        "伺服器 %s 沒有送出任何內容；WithStallTimeout 可調整等待時間",
+		msgPopped:              "已移除：",
 	},
 	"zh-CN": {
 		msgOffline:             `离线：未设置 %s，所以回复来自内置的“镜子”（mirror）模型，它会显示它收到的内容。要用真实的模型，请设置 %[1]s（%s）。`,
@@ -299,6 +302,7 @@ var catalog = map[string][msgCount]string{
 		msgWhatJSONDoc:         "一份 JSON 文档而不是事件流：服务器支持 stream=true 吗？",
 		msgHintBaseURL:         "请检查 base URL，或是否有网络登录页面挡住",
 		msgCauseStalled:        "服务器 %s 没有发送任何内容；WithStallTimeout 可调整等待时间",
+		msgPopped:              "已移除：",
 	},
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gonbchat/gonbchat/history"
 	"github.com/gonbchat/gonbchat/keypool"
+	"github.com/gonbchat/gonbchat/llm"
 	"github.com/openai/openai-go/v3/option"
 )
 
@@ -125,7 +126,8 @@ type config struct {
 	systemSet       bool
 	histOpts        []history.Option
 	summary         *[2]int
-	errs            []error // values the options could not take
+	start           []llm.Message // WithPersona: the messages a conversation starts with
+	errs            []error       // values the options could not take
 }
 
 func (c *config) fail(format string, args ...any) {
@@ -433,6 +435,31 @@ func WithSummary(after, keep int) ListOption {
 			return
 		}
 		c.summary = &[2]int{after, keep}
+	}}
+}
+
+// A Starter gives the messages a conversation starts with, such as a persona.Persona: its
+// character as the system message and its description as the assistant's greeting (lesson 004).
+type Starter interface{ Start() []llm.Message }
+
+// WithPersona starts a ChatWithHistList's history with p's messages (lesson 004's
+// messages = [system, assistant]): the system message, then the greeting, pinned so that
+// trimming keeps it. Declaring the chat again in a later cell does not repeat the greeting;
+// Reset brings the chat back to it.
+func WithPersona(p Starter) ListOption {
+	return ListOption{func(c *config) {
+		if p == nil {
+			c.fail("WithPersona(nil): give a persona")
+			return
+		}
+		start := p.Start()
+		for i, m := range start {
+			if err := m.Validate(); err != nil {
+				c.fail("WithPersona: message %d: %v", i, err)
+				return
+			}
+		}
+		c.start = start
 	}}
 }
 

@@ -89,6 +89,7 @@ func optionCases(t *testing.T, other string) map[string]optionCase {
 		"WithWindow":             {opt: WithWindow(1), turns: 3},
 		"WithTrim":               {opt: WithTrim(counter), turns: 3},
 		"WithSummary":            {opt: WithSummary(2, 1), turns: 4},
+		"WithPersona":            {opt: WithPersona(testPersona{})},
 	}
 }
 
@@ -98,6 +99,12 @@ func mustPool(t *testing.T, keys ...string) *keypool.Pool {
 		t.Fatal(err)
 	}
 	return p
+}
+
+type testPersona struct{}
+
+func (testPersona) Start() []llm.Message {
+	return []llm.Message{llm.SystemMsg("你是 Lucky Vicky。"), llm.AssistantMsg("嗨！有什麼不順的事？")}
 }
 
 type tokenCounterFunc func([]llm.Message) int

@@ -180,6 +180,21 @@ func (l *List) Rollback(n int) ([]llm.Message, error) {
 	return removed, nil
 }
 
+// Pop removes the last message, whatever it is, and returns it, as Python's messages.pop()
+// does; ok is false for an empty history. Unlike Rollback it may leave a question without its
+// answer, or a reply without its question.
+func (l *List) Pop() (m llm.Message, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.msgs) == 0 {
+		return llm.Message{}, false
+	}
+	m = l.msgs[len(l.msgs)-1]
+	l.msgs = l.msgs[:len(l.msgs)-1]
+	l.warning = nil
+	return m, true
+}
+
 // Reset clears the conversation: it keeps the system and developer messages (the prompt)
 // and removes all turns, pinned or not, and any summary (a summary describes turns that are
 // gone). Usage totals are kept: tokens spent stay spent.

@@ -528,3 +528,19 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("usage %d, want %d: updates were lost", got, 4*50*2)
 	}
 }
+
+func TestPop(t *testing.T) {
+	var l List
+	if _, ok := l.Pop(); ok {
+		t.Fatal("popped from an empty history")
+	}
+	l.SetSystem("sys")
+	l.AppendTurn(llm.UserMsg("Hello!"), llm.AssistantMsg("Hi"))
+	m, ok := l.Pop()
+	if !ok || m.Content != "Hi" || l.Len() != 2 || l.Turns() != 1 {
+		t.Fatalf("Pop = %+v %v; %d messages, %d turns", m, ok, l.Len(), l.Turns())
+	}
+	if m, _ := l.Pop(); m.Content != "Hello!" || l.Len() != 1 {
+		t.Fatalf("second Pop = %+v", m)
+	}
+}
