@@ -26,6 +26,13 @@ type chatState struct {
 	LastID  string `json:"last_id"`
 	Seed    string `json:"seed,omitempty"`
 	Tally   tally  `json:"tally"`
+	// The chat's own copy of its thread (the questions and replies that end at ThreadEnd), so
+	// that a thread the server no longer has (expired, deleted, another server) can be sent
+	// again instead of failing. LastStored is false when the last turn was sent with
+	// store=false: the server never had it, and the error is the truth.
+	Thread     []llm.Message `json:"thread,omitempty"`
+	ThreadEnd  string        `json:"thread_end,omitempty"`
+	LastStored bool          `json:"last_stored,omitempty"`
 }
 
 // New returns the chat named by WithName (default DefaultName). Inside a GoNB kernel it continues
@@ -113,7 +120,7 @@ func (c *Chat) request(cfg *config, msg string) *Request {
 
 // commit records a finished turn. It is the only place a turn changes the chat; a failed or
 // cut-short turn changes nothing (the server did not finish a response to chain onto).
-func (c *Chat) commit(_ context.Context, cfg *config, _ string, rep *Reply, partial string, err error) error {
+func (c *Chat) commit(_ context.Context, cfg *config, msg string, rep *Reply, partial string, err error) error {
 	if err != nil {
 		var apiErr *APIError
 		switch {
@@ -124,9 +131,29 @@ func (c *Chat) commit(_ context.Context, cfg *config, _ string, rep *Reply, part
 		}
 		return wrap(cfg.lang, err, keyHint(cfg, c.conn(), err))
 	}
-	c.st.LastID = rep.ID
+	if c.st.ThreadEnd != c.st.LastID {
+		c.st.Thread = nil // the chat moved to a thread it has no copy of
+	}
+	c.st.Thread = append(c.st.Thread, llm.UserMsg(msg), llm.AssistantMsg(rep.Text))
+	c.st.LastID, c.st.ThreadEnd = rep.ID, rep.ID
+	c.st.LastStored = cfg.store == nil || *cfg.store
 	c.tally.add(rep, true)
 	return c.persist()
+}
+
+// again sends the thread again from the chat's own copy when the server no longer has the
+// response it would chain onto (it expired, was deleted, or this is another server). A thread
+// whose last turn was sent with store=false was never stored: that error stands.
+func (c *Chat) again(cfg *config, msg string, err error) (*Request, string) {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != "previous_response_not_found" ||
+		len(c.st.Thread) == 0 || c.st.ThreadEnd != c.st.LastID || !c.st.LastStored {
+		return nil, ""
+	}
+	req := c.request(cfg, msg)
+	req.PreviousResponseID = ""
+	req.Input = append(append([]llm.Message(nil), c.st.Thread...), llm.UserMsg(msg))
+	return req, tr(cfg.lang, msgReseeded, c.st.LastID, len(c.st.Thread)/2)
 }
 
 func (c *Chat) notices(*config) {}

@@ -542,3 +542,46 @@ func TestEventLine(t *testing.T) {
 		t.Errorf("long line = %q", got)
 	}
 }
+
+// A response the server no longer has (expired after 30 days, deleted from the dashboard, or a
+// replay of another server) does not end the chat: it sends its own copy of the thread again,
+// says so in one line, and goes on chaining.
+func TestExpiredThreadIsSentAgainFromTheLocalCopy(t *testing.T) {
+	srv := newServer(t)
+	chat := New(chatOpts(srv, t.TempDir(), WithName("long-lived"))...)
+	chat.Reply(context.Background(), "你知道什麼是流冰嗎？")
+	chat.Reply(context.Background(), "哪裡看得到？")
+	gone := chat.LastID()
+	// The server loses the thread behind the chat's back.
+	other := New(chatOpts(srv, t.TempDir(), WithLastID(gone))...)
+	if err := other.DeleteThread(); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := chat.Reply(context.Background(), "最好的季節是什麼時候？")
+	if err != nil {
+		t.Fatalf("the chat did not go on: %v", err)
+	}
+	req := lastRequest(t, srv, "/v1/responses")
+	if _, chained := req["previous_response_id"]; chained {
+		t.Errorf("the re-sent request still chains: %v", req)
+	}
+	if input, _ := req["input"].([]any); len(input) != 5 {
+		t.Errorf("re-sent %d messages, want the 4 of the thread and the question", len(input))
+	}
+	if !strings.Contains(reply, "流冰") || !strings.Contains(reply, "哪裡看得到") {
+		t.Errorf("the model did not see the thread:\n%s", reply)
+	}
+	if chat.Turns() != 3 || chat.LastID() == gone {
+		t.Errorf("turns %d, last %s", chat.Turns(), chat.LastID())
+	}
+	chat.Reply(context.Background(), "謝謝")
+	if got := lastRequest(t, srv, "/v1/responses")["previous_response_id"]; got == nil {
+		t.Error("after re-sending, the chat no longer chains")
+	}
+	// A thread whose last turn was never stored (store=false) is not re-sent: that error is the lesson.
+	unstored := New(chatOpts(srv, t.TempDir(), WithName("unstored"), WithStore(false))...)
+	unstored.Reply(context.Background(), "第一題")
+	if _, err := unstored.Reply(context.Background(), "第二題"); err == nil {
+		t.Error("a store=false thread was re-sent silently")
+	}
+}

@@ -73,6 +73,8 @@ type turns interface {
 	persist() error
 	// notices shows what the chat wants to say after a turn (e.g. trimming warnings).
 	notices(cfg *config)
+	// again gives another request for a turn that failed before any text, or nil.
+	again(cfg *config, msg string, err error) (*Request, string)
 }
 
 var errNotCreated = errors.New("this chat was not created with chatcell.New or chatcell.NewHistList: declare it as var chat = chatcell.New(...)")
@@ -142,7 +144,8 @@ func (c *core) Ask(msg string, opts ...CallOption) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cfg := c.callConfig(opts)
-	rep, partial, interrupted, err := showTurn(context.Background(), cfg, c.conn(), c.t.request(cfg, msg))
+	rep, partial, interrupted, err := showTurn(context.Background(), cfg, c.conn(), c.t.request(cfg, msg),
+		func(err error) (*Request, string) { return c.t.again(cfg, msg, err) })
 	err = c.t.commit(context.Background(), cfg, msg, rep, partial, err)
 	c.report(cfg, err)
 	if rep != nil && !cfg.quiet {
@@ -172,7 +175,8 @@ func (c *core) Stream(ctx context.Context, msg string, opts ...CallOption) iter.
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		cfg := c.callConfig(opts)
-		stream(ctx, cfg, c.conn(), cfg.backend, c.t.request(cfg, msg), func(rep *Reply, partial string, err error) error {
+		again := func(err error) (*Request, string) { return c.t.again(cfg, msg, err) }
+		streamWith(ctx, cfg, c.conn(), cfg.backend, c.t.request(cfg, msg), again, func(rep *Reply, partial string, err error) error {
 			if errors.Is(err, errStopped) {
 				partial = "" // the caller stopped reading: the turn is abandoned, nothing is kept
 			}
@@ -364,7 +368,7 @@ func (c *core) report(cfg *config, err error) {
 // showTurn runs one turn into a display cell: the notebook view of run. An interrupt (SIGINT,
 // the notebook's stop button) cuts the reply short cleanly; the caller saves its state and
 // then calls reraise, so the cell stops as it would without us.
-func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request) (rep *Reply, partial string, interrupted bool, err error) {
+func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again func(error) (*Request, string)) (rep *Reply, partial string, interrupted bool, err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	cell := newCell()
@@ -376,6 +380,12 @@ func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request) (rep *Re
 			return true
 		},
 		status: cell.Status,
+		again:  again,
+		notice: func(line string) {
+			if !cfg.quiet {
+				display.Info(line)
+			}
+		},
 	})
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err, interrupted = ErrInterrupted, true

@@ -40,7 +40,7 @@ func showErr(cfg *config, err error) {
 // showing the error as one line.
 func Create(msg string, opts ...CreateOption) Reply {
 	cfg, cn := createConfig(opts)
-	rep, _, interrupted, err := showTurn(context.Background(), cfg, cn, oneShot(cfg, msg))
+	rep, _, interrupted, err := showTurn(context.Background(), cfg, cn, oneShot(cfg, msg), nil)
 	showErr(cfg, err)
 	if err == nil && !cfg.quiet {
 		display.Info(usageLine(cfg, cn, rep, tally{}))

@@ -88,6 +88,11 @@ type hooks struct {
 	emit func(string) bool
 	// status shows a line while the reply waits (a retry); "" clears it.
 	status func(string)
+	// again may give another request for a turn that failed before any text (a Chat whose
+	// thread the server no longer has sends it again from its own copy), with a notice line.
+	again func(error) (*Request, string)
+	// notice shows a one-line notice.
+	notice func(string)
 }
 
 // run is the streaming engine that every chat type uses: it sends req through b, retries what
@@ -97,9 +102,22 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, h 
 	if err := cfg.err(); err != nil {
 		return nil, "", err
 	}
+	reseeded := false
 	for attempt := 0; ; attempt++ {
 		rep, text, err := attemptOnce(ctx, cfg, cn, b, req, h)
-		if err == nil || text != "" || attempt >= maxRetries || ctx.Err() != nil {
+		if err == nil || text != "" || ctx.Err() != nil {
+			return rep, text, err
+		}
+		if h.again != nil && !reseeded {
+			if next, notice := h.again(err); next != nil {
+				reseeded, req, attempt = true, next, -1
+				if h.notice != nil && notice != "" {
+					h.notice(notice)
+				}
+				continue
+			}
+		}
+		if attempt >= maxRetries {
 			return rep, text, err
 		}
 		wait, why, ok := retryAfter(cfg.lang, err, attempt)
@@ -396,9 +414,13 @@ func htmlExcerpt(head []byte) string {
 
 // stream adapts run to an iterator of deltas for the Go API. commit receives the outcome.
 func stream(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, commit func(*Reply, string, error) error) iter.Seq2[string, error] {
+	return streamWith(ctx, cfg, cn, b, req, nil, commit)
+}
+
+func streamWith(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, again func(error) (*Request, string), commit func(*Reply, string, error) error) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		stopped := false
-		rep, partial, err := run(ctx, cfg, cn, b, req, hooks{emit: func(d string) bool {
+		rep, partial, err := run(ctx, cfg, cn, b, req, hooks{again: again, emit: func(d string) bool {
 			if !yield(d, nil) {
 				stopped = true
 				return false

@@ -186,6 +186,8 @@ func (c *ChatWithHistList) commit(ctx context.Context, cfg *config, msg string, 
 	return err
 }
 
+func (c *ChatWithHistList) again(*config, string, error) (*Request, string) { return nil, "" }
+
 // notices shows why trimming could not keep the history within its limits (pins over the cap).
 func (c *ChatWithHistList) notices(*config) {
 	if w := c.hist.Warning(); w != nil {

@@ -87,6 +87,7 @@ const (
 	msgHintBaseURL
 	msgCauseStalled
 	msgPopped
+	msgReseeded
 	msgCount
 )
 
@@ -161,8 +162,10 @@ var catalog = map[string][msgCount]string{
 		msgHintBaseURL:         "check the base URL, or whether a network login page is in the way",
 		msgCauseStalled:        "the server went silent for %s; WithStallTimeout changes the wait",
 		msgPopped:              "removed:",
+		msgReseeded:            "the server no longer has response %s (expired or deleted): this chat sent its own copy of the thread (%d turns) again, and goes on",
 	},
 	"zh-TW": {
+		msgReseeded:            "伺服器已沒有回應 %s（過期或已刪除）：這個對話重新送出了自己保存的對話串（%d 輪），繼續進行",
 		msgOffline:             `離線：未設定 %s，所以回覆來自內建的「鏡子」（mirror）模型，它會顯示它收到的內容。要用真的模型，請設定 %[1]s（%s）。`,
 		msgEnvWhereNotebook:    "在環境變數中，或放在筆記本旁的 .env 檔",
 		msgEnvWhereTerminal:    "在環境變數中，或放在目前目錄的 .env 檔",
@@ -234,6 +237,7 @@ var catalog = map[string][msgCount]string{
 		msgPopped:              "已移除：",
 	},
 	"zh-CN": {
+		msgReseeded:            "服务器已没有响应 %s（过期或已删除）：这个对话重新发送了自己保存的对话串（%d 轮），继续进行",
 		msgOffline:             `离线：未设置 %s，所以回复来自内置的“镜子”（mirror）模型，它会显示它收到的内容。要用真实的模型，请设置 %[1]s（%s）。`,
 		msgEnvWhereNotebook:    "在环境变量中，或放在笔记本旁的 .env 文件里",
 		msgEnvWhereTerminal:    "在环境变量中，或放在当前目录的 .env 文件里",

@@ -165,6 +165,11 @@ func (c *Chat) rollback(ctx context.Context, n int) ([]llm.Message, error) {
 		id = resp.PreviousResponseID
 	}
 	c.st.LastID = id
+	if k := len(c.st.Thread) - 2*n; k >= 0 && c.st.ThreadEnd != "" {
+		c.st.Thread, c.st.ThreadEnd = c.st.Thread[:k], id
+	} else {
+		c.st.Thread, c.st.ThreadEnd = nil, ""
+	}
 	c.tally.Turns = max(c.tally.Turns-n, 0)
 	return removed, c.persist()
 }
