@@ -7,8 +7,11 @@
 #   3. The "gonb" Jupyter kernel (gonb --install), with go, goimports and gopls on its PATH.
 #   4. A warm Go build cache, so that the first chat cell of a notebook does not build cold.
 #
+#   5. With --dev: what the test suite needs besides (Chromium for the browser tests, JupyterHub and
+#      its proxy for the classroom test, a CJK font so that screenshots show Chinese).
+#
 # Idempotent: a second run checks, finds everything in place and takes a few seconds.
-# Usage: ./install.sh [--no-warm]     (from any directory)
+# Usage: ./install.sh [--no-warm] [--dev]     (from any directory)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -16,15 +19,18 @@ REPO="$(pwd -P)"
 MODULE=github.com/gonbchat/gonbchat
 GOPLS_VERSION=v0.20.0
 DEB_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client)
+DEV_PACKAGES=(chromium jupyterhub node-configurable-http-proxy fonts-wqy-microhei)
 export PYDEVD_DISABLE_FILE_VALIDATION=1 # quiets a debugpy warning printed by jupyter commands
 PY=/usr/bin/python3 # Debian's python3 has jupyter_client; the python3 first on PATH may not.
 
 WARM=1
+DEV=0
 for arg in "$@"; do
 	case "$arg" in
 	--no-warm) WARM=0 ;;
+	--dev) DEV=1 ;;
 	-h | --help)
-		sed -n '2,12p' "$0"
+		sed -n '2,15p' "$0"
 		exit 0
 		;;
 	*)
@@ -68,7 +74,11 @@ echo "$(go version) ; tools go to $GOBIN_DIR"
 # --- Jupyter (Debian packages) ------------------------------------------------------------------
 step "Jupyter"
 missing=()
-for p in "${DEB_PACKAGES[@]}"; do
+WANT=("${DEB_PACKAGES[@]}")
+if [ "$DEV" = 1 ]; then
+	WANT+=("${DEV_PACKAGES[@]}")
+fi
+for p in "${WANT[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing+=("$p")
 	fi
@@ -84,7 +94,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 else
-	echo "already installed: ${DEB_PACKAGES[*]}"
+	echo "already installed: ${WANT[*]}"
 fi
 "$PY" -c 'import jupyter_client, nbclient, nbformat' || die "$PY cannot import jupyter_client/nbclient/nbformat"
 [ -x /usr/bin/jupyter ] || die "/usr/bin/jupyter is missing after installing ${DEB_PACKAGES[*]}"

@@ -169,6 +169,11 @@ func TestNotebooksWithoutStdin(t *testing.T) {
 	lessons = slices.DeleteFunc(lessons, func(p string) bool { return strings.HasSuffix(p, ".nbconvert.ipynb") })
 	here := mustAbs(t, ".")
 	for _, nb := range lessons {
+		// Only a cell that may ask for input can hang on it: run the lessons that have one.
+		data, _ := os.ReadFile(nb)
+		if !regexp.MustCompile(`Loop\(|Launch\(|RequestInput|Serve\(`).Match(data) {
+			continue
+		}
 		t.Run(strings.TrimSuffix(nb, ".ipynb"), func(t *testing.T) {
 			r := runNotebookArgs(t, nb, here, []string{"--no-stdin"})
 			if r.Aborted != "" {
