@@ -129,12 +129,16 @@ func show(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request) (
 			cell.Write(partial)
 		}
 	}
-	meta := display.Meta{Source: string(cn.source), Interrupted: err != nil}
+	var model, id string
+	var usage Usage
 	if rep != nil {
-		meta.Model, meta.ResponseID = rep.Model, rep.ID
-		meta.InputTokens, meta.OutputTokens, meta.TotalTokens = rep.Usage.InputTokens, rep.Usage.OutputTokens, rep.Usage.TotalTokens
+		model, id, usage = rep.Model, rep.ID, rep.Usage
 	}
-	cell.Close(meta)
+	if err != nil {
+		cell.CutShort()
+	}
+	cell.Close(map[string]any{"model": model, "response_id": id, "source": string(cn.source), "usage": map[string]any{
+		"input_tokens": usage.InputTokens, "output_tokens": usage.OutputTokens, "total_tokens": usage.TotalTokens}})
 	return rep, partial, interrupted, err
 }
 

@@ -37,41 +37,66 @@ import (
 // page has it) to typeset the container after inserting blocks that may hold math.
 const applyFunc = `window.gonbchat_v1=function(id,k,b,v,p,s){var e=document.getElementById(id);if(!e)return;var t=e.lastElementChild,n=+e.dataset.n,m=0;if(!t)return;for(var i=0;i<b.length;i++)if(k+i==n){t.insertAdjacentHTML("beforebegin",b[i]);n++;m=m||/[$]|\\[([]/.test(b[i])}e.dataset.n=n;var J=window.MathJax;if(m&&J){if(J.Hub)J.Hub.Queue(["Typeset",J.Hub,e]);else if(J.typesetPromise)J.typesetPromise([e])}if(k+b.length!=n)return;if(p>=0&&(t.dataset.v!=v-1||t.gonbchatH===undefined))return;var h=p<0?s:t.gonbchatH.slice(0,p)+s;t.innerHTML=h;t.gonbchatH=h;t.dataset.v=v};`
 
-func (c *Cell) flushAppendLocked(now time.Time) {
-	t0 := cpuNow()
-	committed, tail := c.inc.Blocks()
-	c.stats.RenderTime += cpuNow() - t0
-	first := c.lastReplace.IsZero()
-	if first || now.Sub(c.lastReplace) >= c.safetyFor(c.lastSize) {
-		t0 = cpuNow()
-		cut := c.inc.Committed()
-		plain := renderer().RenderPlain(c.inc.Source()[:cut])
-		c.stats.RenderTime += cpuNow() - t0
-		c.tailVer++
-		h := containerHTML(c.id, len(committed), plain, c.tailVer, tail)
-		c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, nil)
-		c.lastReplace, c.lastSize = now, len(h)
-		c.needDef = true
-		c.sentBlocks, c.lastTail = len(committed), tail
-		c.interval = c.appendInterval(len(tail))
-		return
-	}
-	if len(committed) == c.sentBlocks && tail == c.lastTail {
-		return
-	}
-	p, s := tailDiff(c.lastTail, tail, c.needDef)
-	c.tailVer++
-	js := appendScript(c.id, c.sentBlocks, committed[c.sentBlocks:], c.tailVer, p, s, c.needDef)
-	c.sendJS(js)
-	c.needDef = false
-	c.sentBlocks, c.lastTail = len(committed), tail
-	c.interval = c.appendInterval(len(js))
+// appendWriter streams by extending the reply through scripts: the bytes sent are about the
+// size of the answer.
+type appendWriter struct {
+	*notebook
+	sentBlocks  int       // committed blocks the frontend has
+	lastTail    string    // tail the frontend has
+	tailVer     int       // version of lastTail (the tail element's data-v)
+	needDef     bool      // the next script defines the apply function (first after a container)
+	lastReplace time.Time // last whole update of the container
+	lastSize    int       // size of the last container
 }
+
+func newAppendWriter(n *notebook) *appendWriter {
+	w := &appendWriter{notebook: n}
+	n.show = w.show
+	return w
+}
+
+func (w *appendWriter) show(now time.Time) {
+	t0 := cpuNow()
+	committed, tail := w.inc.Blocks()
+	w.stats.renderTime += cpuNow() - t0
+	first := w.lastReplace.IsZero()
+	if first || now.Sub(w.lastReplace) >= w.safetyFor(w.lastSize) {
+		t0 = cpuNow()
+		cut := w.inc.Committed()
+		plain := renderer().RenderPlain(w.inc.Source()[:cut])
+		w.stats.renderTime += cpuNow() - t0
+		w.tailVer++
+		h := containerHTML(w.id, len(committed), plain, w.tailVer, tail)
+		w.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, nil)
+		w.lastReplace, w.lastSize = now, len(h)
+		w.needDef = true
+		w.sentBlocks, w.lastTail = len(committed), tail
+		w.interval = w.appendInterval(len(tail))
+		return
+	}
+	if len(committed) == w.sentBlocks && tail == w.lastTail {
+		return
+	}
+	p, s := tailDiff(w.lastTail, tail, w.needDef)
+	w.tailVer++
+	js := appendScript(w.id, w.sentBlocks, committed[w.sentBlocks:], w.tailVer, p, s, w.needDef)
+	w.sendJS(js)
+	w.needDef = false
+	w.sentBlocks, w.lastTail = len(committed), tail
+	w.interval = w.appendInterval(len(js))
+}
+
+// safetyFor is the time between whole updates of the container for n bytes of HTML.
+func (w *appendWriter) safetyFor(n int) time.Duration {
+	return max(w.safety, time.Duration(n)*safetyPerByte)
+}
+
+const safetyPerByte = 500 * time.Microsecond // 2 KB/s of safety net at most, past 4 KB
 
 // appendInterval is the throttle interval of append mode after sending n bytes: updates are
 // small, so it starts higher than in replace mode (fewer frontend renders, less overhead).
-func (c *Cell) appendInterval(n int) time.Duration {
-	return min(max(c.intervalFor(n), 2*c.minInterval), c.maxLag)
+func (w *appendWriter) appendInterval(n int) time.Duration {
+	return min(max(w.intervalFor(n), 2*w.minInterval), w.maxLag)
 }
 
 // tailDiff returns how to turn old into new: keep the first p UTF-16 units of old, then s. When

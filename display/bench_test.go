@@ -18,18 +18,18 @@ func BenchmarkStream(b *testing.B) {
 	src := streamDoc(b)
 	deltas := splitDeltas(src, 1)
 	seed := seedWire(deltas)
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		for _, tps := range []float64{50, 200} {
 			b.Run(fmt.Sprintf("%v/%.0ftps", mode, tps), func(b *testing.B) {
 				defer threadCPU()()
 				var wire, updates int64
 				var render, lag time.Duration
 				for b.Loop() {
-					r := simulate(b, src, deltas, tps, mode, 0, testMeta)
-					st := r.cell.Stats()
+					r := simulate(b, src, deltas, tps, mode, 0)
+					st := r.nb().stats
 					wire += r.wire()
-					updates += int64(st.Updates)
-					render += st.RenderTime
+					updates += int64(st.updates)
+					render += st.renderTime
 					b.StopTimer()
 					lag = max(lag, r.maxLag(250*time.Millisecond))
 					b.StartTimer()

@@ -2,6 +2,8 @@ package display
 
 import (
 	"bytes"
+	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -24,13 +26,13 @@ func htmlOf(t *testing.T, m msg) string {
 }
 
 // checkFinal checks the common shape of a finished cell's messages and returns them.
-func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
+func checkFinal(t *testing.T, r *simResult) []msg {
 	t.Helper()
 	msgs := r.rec.messages()
 	if len(msgs) < 2 {
 		t.Fatalf("%d messages, want at least thinking and final", len(msgs))
 	}
-	id := r.cell.ID()
+	id := r.nb().id
 	if !strings.HasPrefix(id, "gonbchat-") {
 		t.Errorf("id %q", id)
 	}
@@ -46,12 +48,12 @@ func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
 			final = m
 		}
 	}
-	want := markdown.New().Render(r.src)
-	if meta.Interrupted {
-		want += interruptedHTML
+	wantHTML := markdown.New().Render(r.src)
+	if r.cutShort {
+		wantHTML += interruptedHTML
 	}
-	if got := htmlOf(t, final); got != want {
-		t.Errorf("final text/html differs from the full render:\n got %.300q\nwant %.300q", got, want)
+	if got := htmlOf(t, final); got != wantHTML {
+		t.Errorf("final text/html differs from the full render:\n got %.300q\nwant %.300q", got, wantHTML)
 	}
 	if got := final.d.Data[protocol.MIMETextPlain]; got != r.src {
 		t.Errorf("final text/plain = %.100q, want the source", got)
@@ -60,29 +62,33 @@ func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
 	if !ok {
 		t.Fatalf("final metadata %v", final.d.Metadata)
 	}
-	usage := g["usage"].(map[string]any)
-	if g["model"] != meta.Model || g["response_id"] != meta.ResponseID || g["source"] != meta.Source ||
-		g["interrupted"] != meta.Interrupted || usage["input_tokens"] != meta.InputTokens ||
-		usage["output_tokens"] != meta.OutputTokens || usage["total_tokens"] != meta.TotalTokens {
-		t.Errorf("final metadata %v, want %+v", g, meta)
+	// The caller's keys as they are, and the cell's own.
+	want := map[string]any{"interrupted": r.cutShort, "updates": len(msgs), "mode": r.nb().stats.mode.String()}
+	for k, v := range r.meta {
+		want[k] = v
 	}
-	if g["updates"] != len(msgs) || r.cell.Updates() != len(msgs) {
-		t.Errorf("metadata updates %v, Updates() %d, messages %d", g["updates"], r.cell.Updates(), len(msgs))
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("final metadata\n%v\nwant\n%v", g, want)
 	}
-	if r.cell.Text() != r.src {
-		t.Errorf("Text() = %.100q", r.cell.Text())
+	if n := r.nb().stats.updates; n != len(msgs) {
+		t.Errorf("stats.updates %d, messages %d", n, len(msgs))
+	}
+	if got := r.nb().inc.Source(); got != r.src {
+		t.Errorf("source %.100q", got)
 	}
 	return msgs
 }
 
-var testMeta = Meta{Model: "gpt-test", ResponseID: "resp_1", InputTokens: 12, OutputTokens: 345, TotalTokens: 357, Source: "offline"}
+// testMeta is what chatcell records: provenance and usage.
+var testMeta = map[string]any{"model": "gpt-test", "response_id": "resp_1", "source": "offline",
+	"usage": map[string]any{"input_tokens": int64(12), "output_tokens": int64(345), "total_tokens": int64(357)}}
 
 func TestReplaceStream(t *testing.T) {
 	src := shortDoc
-	r := simulate(t, src, splitDeltas(src, 1), 50, Replace, 0, testMeta)
-	msgs := checkFinal(t, r, testMeta)
-	if r.cell.Mode() != Replace {
-		t.Fatalf("mode %v", r.cell.Mode())
+	r := simulate(t, src, splitDeltas(src, 1), 50, modeReplace, 0)
+	msgs := checkFinal(t, r)
+	if m := r.nb().stats.mode; m != modeReplace {
+		t.Fatalf("mode %v", m)
 	}
 	// 2.7 s of stream: the paced updates are many more than thinking + final.
 	if len(msgs) < 5 {
@@ -99,10 +105,10 @@ func TestReplaceStream(t *testing.T) {
 }
 
 func TestFirstDeltaShownAtOnce(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		clk := newSimClock()
 		rec := &recorder{clock: clk}
-		c := NewCell(WithSink(rec), WithClock(clk), WithMode(mode))
+		c := newCell(config{sink: rec, clock: clk, mode: mode})
 		clk.Advance(3 * time.Second) // a slow model: nothing for 3 s
 		c.Write("你好")
 		msgs := rec.messages()
@@ -114,10 +120,10 @@ func TestFirstDeltaShownAtOnce(t *testing.T) {
 
 // A delta followed by silence is shown by the timer, within the maximum lag.
 func TestLoneDeltaFlushedByTimer(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		clk := newSimClock()
 		rec := &recorder{clock: clk}
-		c := NewCell(WithSink(rec), WithClock(clk), WithMode(mode))
+		c := newCell(config{sink: rec, clock: clk, mode: mode})
 		c.Write("第一")
 		clk.Advance(10 * time.Millisecond)
 		written := clk.Now()
@@ -128,20 +134,20 @@ func TestLoneDeltaFlushedByTimer(t *testing.T) {
 		clk.Advance(10 * time.Second)
 		msgs := rec.messages()
 		last := msgs[len(msgs)-1]
-		if len(msgs) != 3 || last.at.Sub(written) > DefaultMaxLag || last.at.Sub(written) <= 0 {
+		if len(msgs) != 3 || last.at.Sub(written) > defaultMaxLag || last.at.Sub(written) <= 0 {
 			t.Fatalf("%v: %d messages, last at +%v", mode, len(msgs), last.at.Sub(written))
 		}
 		if h := htmlOf(t, last); !strings.Contains(h, "第一第二") {
 			t.Fatalf("%v: timer update shows %q", mode, h)
 		}
-		c.Close(Meta{})
+		c.Close(nil)
 	}
 }
 
 func TestCloseWithoutWrite(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
-		r := simulate(t, "", nil, 50, mode, time.Second, testMeta)
-		msgs := checkFinal(t, r, testMeta)
+	for _, mode := range []mode{modeReplace, modeAppend} {
+		r := simulate(t, "", nil, 50, mode, time.Second)
+		msgs := checkFinal(t, r)
 		if len(msgs) != 2 {
 			t.Errorf("%v: %d messages, want thinking and final", mode, len(msgs))
 		}
@@ -154,11 +160,9 @@ func TestCloseWithoutWrite(t *testing.T) {
 }
 
 func TestInterrupted(t *testing.T) {
-	meta := testMeta
-	meta.Interrupted = true
 	src := "半句话，然后连接断了"
-	r := simulate(t, src, splitDeltas(src, 2), 50, Replace, 0, meta)
-	msgs := checkFinal(t, r, meta)
+	r := simulate(t, src, splitDeltas(src, 2), 50, modeReplace, 0, cutShort())
+	msgs := checkFinal(t, r)
 	if h := htmlOf(t, msgs[len(msgs)-1]); !strings.Contains(h, "gonbchat-interrupted") {
 		t.Errorf("no interrupted marker in %q", h)
 	}
@@ -167,11 +171,11 @@ func TestInterrupted(t *testing.T) {
 func TestIDsAreUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
-		c := NewCell(WithSink(&recorder{}))
-		if seen[c.ID()] {
-			t.Fatalf("duplicate id %s", c.ID())
+		id := nbOf(newCell(config{sink: &recorder{}})).id
+		if seen[id] {
+			t.Fatalf("duplicate id %s", id)
 		}
-		seen[c.ID()] = true
+		seen[id] = true
 	}
 }
 
@@ -183,10 +187,10 @@ func TestAppendReconstructs(t *testing.T) {
 	for _, c := range []struct {
 		tps    float64
 		safety time.Duration
-	}{{50, time.Hour}, {200, DefaultSafetyInterval}} {
-		r := simulate(t, src, splitDeltas(src, 7), c.tps, Append, time.Second, testMeta, WithSafetyInterval(c.safety))
-		msgs := checkFinal(t, r, testMeta)
-		id := r.cell.ID()
+	}{{50, time.Hour}, {200, defaultSafety}} {
+		r := simulate(t, src, splitDeltas(src, 7), c.tps, modeAppend, time.Second, withSafety(c.safety))
+		msgs := checkFinal(t, r)
+		id := r.nb().id
 		var f frontend
 		ref := markdown.New().NewIncremental()
 		fed, scripts, containers := 0, 0, 0
@@ -220,7 +224,7 @@ func TestAppendReconstructs(t *testing.T) {
 			}
 		}
 		if c.safety == time.Hour {
-			if got, want := f.visible(), Render(src); got != want {
+			if got, want := f.visible(), render(src); got != want {
 				t.Errorf("%+v: the streamed result differs from the full render", c)
 			}
 			if containers != 1 {
@@ -268,15 +272,15 @@ func TestWireBudget(t *testing.T) {
 	deltas := splitDeltas(src, 1)
 	seed := float64(seedWire(deltas))
 	for _, c := range []struct {
-		mode  Mode
+		mode  mode
 		tps   float64
 		ratio float64
-	}{{Replace, 50, 0.15}, {Replace, 200, 0.04}, {Append, 50, 0.02}, {Append, 200, 0.02}} {
-		if c.mode == Append && !rendererCommits(src) {
+	}{{modeReplace, 50, 0.15}, {modeReplace, 200, 0.04}, {modeAppend, 50, 0.02}, {modeAppend, 200, 0.02}} {
+		if c.mode == modeAppend && !rendererCommits(src) {
 			t.Logf("%v %v tps: skipped, display/markdown commits no blocks yet (append sends the whole tail)", c.mode, c.tps)
 			continue
 		}
-		r := simulate(t, src, deltas, c.tps, c.mode, 0, testMeta)
+		r := simulate(t, src, deltas, c.tps, c.mode, 0)
 		got := float64(r.wire()) / seed
 		t.Logf("%v %v tps: %d messages, wire %.0f B = %.2f%% of seed %.0f B, lag %v", c.mode, c.tps, len(r.rec.messages()), float64(r.wire()), 100*got, seed, r.maxLag(250*time.Millisecond))
 		if got > c.ratio {
@@ -302,31 +306,31 @@ func TestJSString(t *testing.T) {
 }
 
 func TestAutoMode(t *testing.T) {
-	t.Setenv(EnvMode, "")
-	if m := NewCell(WithSink(&recorder{})).Mode(); m != Replace {
+	t.Setenv(envMode, "")
+	if m := autoMode(&recorder{}); m != modeReplace {
 		t.Errorf("auto with a test sink: %v", m)
 	}
 	// This test's kernel is no Jupyter server, so nothing would run the scripts: replace, as
 	// under nbconvert or a jupyter_client script (kernelenv tests the live-server case).
-	if m := NewCell(WithSink(gonbSink{})).Mode(); m != Replace {
+	if m := autoMode(gonbSink{}); m != modeReplace {
 		t.Errorf("auto in a GoNB session not started by a Jupyter server: %v", m)
 	}
-	t.Setenv(EnvMode, "replace")
-	if m := NewCell(WithSink(gonbSink{})).Mode(); m != Replace {
+	t.Setenv(envMode, "replace")
+	if m := autoMode(gonbSink{}); m != modeReplace {
 		t.Errorf("GONBCHAT_DISPLAY=replace: %v", m)
 	}
-	t.Setenv(EnvMode, "append")
-	if m := NewCell(WithSink(&recorder{})).Mode(); m != Append {
+	t.Setenv(envMode, "append")
+	if m := autoMode(&recorder{}); m != modeAppend {
 		t.Errorf("GONBCHAT_DISPLAY=append: %v", m)
 	}
-	if m := NewCell(WithSink(&recorder{}), WithMode(Replace)).Mode(); m != Replace {
-		t.Errorf("explicit Replace under GONBCHAT_DISPLAY=append: %v", m)
+	if m := nbOf(newCell(config{sink: &recorder{}, mode: modeReplace})).stats.mode; m != modeReplace {
+		t.Errorf("explicit replace under GONBCHAT_DISPLAY=append: %v", m)
 	}
 }
 
 func TestWriterPlain(t *testing.T) {
 	var b bytes.Buffer
-	c := NewCell(WithWriter(&b))
+	c := newCell(config{out: &b})
 	for _, d := range splitDeltas(shortDoc[:len(shortDoc)-1], 3) {
 		c.Write(d)
 	}
@@ -336,11 +340,52 @@ func TestWriterPlain(t *testing.T) {
 	}
 }
 
+// fakeTerminal renders only to the writer it claims (a terminal), recording what it got.
+type fakeTerminal struct{ tty io.Writer }
+
+type fakeStream struct {
+	w      io.Writer
+	closed bool
+}
+
+func (f fakeTerminal) NewStream(w io.Writer) TermStream {
+	if w != f.tty {
+		return nil
+	}
+	return &fakeStream{w: w}
+}
+
+func (s *fakeStream) Write(d string) { io.WriteString(s.w, "["+d+"]") }
+func (s *fakeStream) Close()         { s.closed = true; io.WriteString(s.w, "<end>") }
+
+// Outside a notebook the registered terminal is offered the output: it renders what it calls
+// a terminal, and everything else is written plain.
+func TestTextOutput(t *testing.T) {
+	var tty, pipe bytes.Buffer
+	old := registeredTerminal()
+	RegisterTerminal(fakeTerminal{tty: &tty})
+	defer RegisterTerminal(old)
+	for _, out := range []*bytes.Buffer{&tty, &pipe} {
+		c := newCell(config{out: out})
+		c.Write("# 标题")
+		c.Write("\n正文")
+		c.CutShort()
+		c.Close(testMeta)
+		c.Write("late")
+	}
+	if got, want := tty.String(), "[# 标题][\n正文]<end>"; got != want {
+		t.Errorf("terminal output %q, want %q", got, want)
+	}
+	if got, want := pipe.String(), "# 标题\n正文\n"; got != want {
+		t.Errorf("plain output %q, want %q", got, want)
+	}
+}
+
 // Writes, timer flushes and Close from several goroutines on the real clock (run with -race).
 func TestConcurrentRealClock(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		rec := &recorder{}
-		c := NewCell(WithSink(rec), WithMode(mode), WithInterval(time.Millisecond), WithMaxLag(2*time.Millisecond))
+		c := newCell(config{sink: rec, mode: mode, interval: time.Millisecond, maxLag: 2 * time.Millisecond})
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Add(1)
@@ -351,8 +396,9 @@ func TestConcurrentRealClock(t *testing.T) {
 					if i%50 == g {
 						time.Sleep(time.Millisecond)
 					}
-					_ = c.Text()
-					_ = c.Stats()
+					c.mu.Lock()
+					_ = nbOf(c).inc.Source()
+					c.mu.Unlock()
 				}
 			}()
 		}
@@ -361,7 +407,7 @@ func TestConcurrentRealClock(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // a late timer must not send after Close
 		msgs := rec.messages()
 		final := msgs[len(msgs)-1]
-		if mode == Append {
+		if mode == modeAppend {
 			final = msgs[len(msgs)-2]
 		}
 		if final.d.Data[protocol.MIMETextPlain] != strings.Repeat("字", 800) {

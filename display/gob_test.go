@@ -11,9 +11,9 @@ import (
 // The final update's metadata must survive the gob pipe to GoNB.
 func TestMetadataEncodesOverGonbPipe(t *testing.T) {
 	sink := &recordSinkForGob{}
-	c := NewCell(WithSink(sink))
+	c := newCell(config{sink: sink})
 	c.Write("**流冰**")
-	c.Close(Meta{Model: "m", ResponseID: "resp_1", InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Source: "offline"})
+	c.Close(testMeta)
 	if len(sink.msgs) == 0 {
 		t.Fatal("no messages")
 	}
@@ -36,4 +36,5 @@ func TestMetadataEncodesOverGonbPipe(t *testing.T) {
 
 type recordSinkForGob struct{ msgs []*protocol.DisplayData }
 
-func (r *recordSinkForGob) Send(d *protocol.DisplayData) { r.msgs = append(r.msgs, d) }
+func (r *recordSinkForGob) send(d *protocol.DisplayData) { r.msgs = append(r.msgs, d) }
+func (r *recordSinkForGob) sync()                        {}

@@ -2,6 +2,7 @@ package display
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"math/rand/v2"
 	"os"
@@ -43,7 +44,7 @@ func (c *simClock) Now() time.Time {
 	return c.now
 }
 
-func (c *simClock) AfterFunc(d time.Duration, f func()) Timer {
+func (c *simClock) AfterFunc(d time.Duration, f func()) timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -101,7 +102,7 @@ type msg struct {
 	wire    int // bytes of the iopub content as GoNB encodes it
 }
 
-// recorder is a Sink that records messages with the simulated time and how much of the source
+// recorder is a sink that records messages with the simulated time and how much of the source
 // had been written.
 type recorder struct {
 	mu      sync.Mutex
@@ -110,7 +111,9 @@ type recorder struct {
 	msgs    []msg
 }
 
-func (r *recorder) Send(d *protocol.DisplayData) {
+func (r *recorder) sync() {}
+
+func (r *recorder) send(d *protocol.DisplayData) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var at time.Time
@@ -210,22 +213,51 @@ func streamDoc(tb testing.TB) string {
 
 // simResult is one simulated stream.
 type simResult struct {
-	cell    *Cell
-	rec     *recorder
-	src     string
-	deltas  []string
-	arrive  []time.Time // arrival of each delta
-	ends    []int       // source offset after each delta
-	closeAt time.Time
+	cell     *Cell
+	rec      *recorder
+	src      string
+	deltas   []string
+	arrive   []time.Time // arrival of each delta
+	ends     []int       // source offset after each delta
+	closeAt  time.Time
+	cutShort bool
+	meta     map[string]any
 }
 
-// simulate streams deltas at tps deltas per second into a cell in mode, on a simulated clock,
-// and closes it right after the last delta (plus linger of quiet time).
-func simulate(t testing.TB, src string, deltas []string, tps float64, mode Mode, linger time.Duration, meta Meta, opts ...Option) *simResult {
+// nb is the cell's notebook writer.
+func (r *simResult) nb() *notebook { return nbOf(r.cell) }
+
+func nbOf(c *Cell) *notebook {
+	switch w := c.w.(type) {
+	case *replaceWriter:
+		return w.notebook
+	case *appendWriter:
+		return w.notebook
+	}
+	panic(fmt.Sprintf("not a notebook cell: %T", c.w))
+}
+
+// simOpt changes how simulate makes and ends the cell.
+type simOpt func(*config, *simResult)
+
+// withSafety sets the safety-net interval of append mode.
+func withSafety(d time.Duration) simOpt { return func(c *config, _ *simResult) { c.safety = d } }
+
+// cutShort ends the reply as cut short.
+func cutShort() simOpt { return func(_ *config, r *simResult) { r.cutShort = true } }
+
+// simulate streams deltas at tps deltas per second into a cell in mode m, on a simulated clock,
+// and closes it with testMeta right after the last delta (plus linger of quiet time).
+func simulate(t testing.TB, src string, deltas []string, tps float64, m mode, linger time.Duration, opts ...simOpt) *simResult {
 	clk := newSimClock()
 	rec := &recorder{clock: clk}
-	c := NewCell(append([]Option{WithSink(rec), WithClock(clk), WithMode(mode)}, opts...)...)
-	r := &simResult{cell: c, rec: rec, src: src, deltas: deltas}
+	cfg := config{sink: rec, clock: clk, mode: m}
+	r := &simResult{rec: rec, src: src, deltas: deltas, meta: testMeta}
+	for _, o := range opts {
+		o(&cfg, r)
+	}
+	c := newCell(cfg)
+	r.cell = c
 	start := clk.Now()
 	step := time.Duration(float64(time.Second) / tps)
 	off := 0
@@ -240,7 +272,10 @@ func simulate(t testing.TB, src string, deltas []string, tps float64, mode Mode,
 	}
 	clk.Advance(linger)
 	r.closeAt = clk.Now()
-	c.Close(meta)
+	if r.cutShort {
+		c.CutShort()
+	}
+	c.Close(r.meta)
 	return r
 }
 
@@ -281,7 +316,7 @@ func (r *simResult) maxLag(bound time.Duration) time.Duration {
 			for q := j; q < len(msgs) && !msgs[q].at.After(at.Add(bound)); q++ {
 				seen = max(seen, msgs[q].covered)
 			}
-			if seen < r.ends[i] && Render(r.src[:seen]) == Render(r.src[:r.ends[i]]) {
+			if seen < r.ends[i] && render(r.src[:seen]) == render(r.src[:r.ends[i]]) {
 				lag = 0
 			}
 		}

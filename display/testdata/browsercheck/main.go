@@ -13,8 +13,8 @@
 //
 // It exits non-zero if the text did not appear progressively (in append mode: through the
 // scripts, the container element staying in place), if the final DOM does not show the final
-// render, or if the saved output is not exactly display.Render(source) with the source as
-// text/plain and the provenance metadata.
+// render, or if the saved output is not exactly the full render of the source (display/markdown)
+// with the source as text/plain and the provenance metadata.
 package main
 
 import (
@@ -36,7 +36,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/display/markdown"
 )
 
 var (
@@ -227,9 +227,9 @@ func run() error {
 	var env []string
 	switch *mode {
 	case "append":
-		env = []string{display.EnvMode + "="}
+		env = []string{"GONBCHAT_DISPLAY="}
 	case "replace":
-		env = []string{display.EnvMode + "=replace"}
+		env = []string{"GONBCHAT_DISPLAY=replace"}
 	default:
 		return fmt.Errorf("-mode=%q: want append or replace", *mode)
 	}
@@ -387,7 +387,7 @@ func run() error {
 	          math: out.querySelectorAll('.MathJax, mjx-container').length}; })()`, &final); err != nil {
 		return err
 	}
-	want := display.Render(src)
+	want := markdown.New().Render(src)
 	if final.Container {
 		problems = append(problems, "the append-mode container is still in the DOM after the final update")
 	}
@@ -433,7 +433,7 @@ func run() error {
 		if g, ok := o.Metadata["gonbchat"].(map[string]any); ok {
 			found = true
 			if h != want {
-				problems = append(problems, "saved text/html is not display.Render(source)")
+				problems = append(problems, "saved text/html is not the full render of the source")
 			}
 			if p != src {
 				problems = append(problems, "saved text/plain is not the source")

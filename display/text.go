@@ -2,14 +2,14 @@ package display
 
 import (
 	"io"
-	"os"
 	"sync"
 )
 
 // Terminal renders replies for a terminal. The glamour-based one lives in display/term (which
 // registers itself when imported), so notebook cells, which never need it, do not link it.
 type Terminal interface {
-	// NewStream starts rendering one reply to w.
+	// NewStream starts rendering one reply to w, or returns nil when w is not a terminal it
+	// renders to: the reply is then written as plain text.
 	NewStream(w io.Writer) TermStream
 }
 
@@ -26,7 +26,8 @@ var (
 	termReg Terminal
 )
 
-// RegisterTerminal sets the Terminal used when standard output is a terminal.
+// RegisterTerminal sets the Terminal that replies and Markdown blocks are offered to outside a
+// notebook.
 func RegisterTerminal(t Terminal) {
 	termMu.Lock()
 	termReg = t
@@ -39,19 +40,33 @@ func registeredTerminal() Terminal {
 	return termReg
 }
 
-// WithTerminal renders the reply with t outside a notebook, even when the writer is not a
-// terminal.
-func WithTerminal(t Terminal) Option { return func(c *Cell) { c.term = t } }
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// terminalStream returns a stream of the registered Terminal for w, or nil.
+func terminalStream(w io.Writer) TermStream {
+	if t := registeredTerminal(); t != nil {
+		return t.NewStream(w)
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return nil
 }
+
+// textWriter writes a reply outside a notebook: through a terminal renderer when there is one
+// for the output, else as plain Markdown as it arrives.
+type textWriter struct{ s TermStream }
+
+func newTextWriter(w io.Writer, t Terminal) *textWriter {
+	var s TermStream
+	if t != nil {
+		s = t.NewStream(w)
+	} else {
+		s = terminalStream(w)
+	}
+	if s == nil {
+		s = &plainStream{w: w}
+	}
+	return &textWriter{s: s}
+}
+
+func (t *textWriter) write(delta string)         { t.s.Write(delta) }
+func (t *textWriter) close(bool, map[string]any) { t.s.Close() }
 
 // plainStream writes the Markdown source as it arrives.
 type plainStream struct {

@@ -1,0 +1,287 @@
+package display
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gonbchat/gonbchat/display/markdown"
+	"github.com/gonbchat/gonbchat/internal/kernelenv"
+	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
+)
+
+// sink receives a cell's display messages: GoNB (gonbSink), or a recorder in tests. A Cell calls
+// it with its lock held, in order: it must not call back into the Cell.
+type sink interface {
+	send(d *protocol.DisplayData)
+	// sync waits until every message sent is delivered (the cell program may exit next).
+	sync()
+}
+
+type gonbSink struct{}
+
+func (gonbSink) send(d *protocol.DisplayData) { gonbui.SendData(d) }
+func (gonbSink) sync()                        { gonbui.Sync() }
+
+// mode is how a notebook Cell streams.
+type mode int
+
+const (
+	// modeAuto is modeAppend when a live Jupyter server (Notebook, Lab) started the kernel, so
+	// that a browser may run the scripts, and modeReplace otherwise: nbconvert, papermill,
+	// jupyter_client scripts, a test's sink. GONBCHAT_DISPLAY=replace|append overrides it.
+	modeAuto mode = iota
+	// modeReplace resends the whole rendered reply at each (throttled) update.
+	modeReplace
+	// modeAppend extends the reply through small scripts (see append.go).
+	modeAppend
+)
+
+func (m mode) String() string {
+	switch m {
+	case modeReplace:
+		return "replace"
+	case modeAppend:
+		return "append"
+	}
+	return "auto"
+}
+
+// envMode is the environment variable that overrides the auto mode: "replace" or "append".
+const envMode = "GONBCHAT_DISPLAY"
+
+func autoMode(s sink) mode {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(envMode))) {
+	case "replace":
+		return modeReplace
+	case "append":
+		return modeAppend
+	}
+	if _, gonb := s.(gonbSink); gonb && kernelenv.LiveServer() {
+		return modeAppend
+	}
+	return modeReplace
+}
+
+// Defaults of the throttle.
+const (
+	// defaultInterval is the minimum time between two updates (of a small document).
+	defaultInterval = 50 * time.Millisecond
+	// defaultMaxLag bounds the delay between a Write and the update that shows it. The interval
+	// grows with the document up to this bound (kept under 250 ms with room for timer jitter).
+	defaultMaxLag = 240 * time.Millisecond
+	// defaultSafety is the minimum time between two whole-container updates in append mode, for
+	// frontends that run no JavaScript. It grows with the document.
+	defaultSafety = 2 * time.Second
+)
+
+// stats is what a notebook cell did so far (tests and benchmarks read it).
+type stats struct {
+	mode mode
+	// updates counts every message sent, on any display id.
+	updates int
+	// replaces counts whole messages of the main display (thinking and final included).
+	replaces int
+	// scripts counts append-mode script messages.
+	scripts int
+	// renderTime is the time spent in the Markdown renderer (see cpuNow).
+	renderTime time.Duration
+	// maxLag is the worst delay, on the cell's clock, between a Write and the update showing it.
+	maxLag time.Duration
+}
+
+// notebook is what the two notebook writers share: the display, the sink, the source rendered
+// so far, the throttle that decides when an update is due, and the final update. The writer
+// embedding it supplies show, which sends an update of everything written so far.
+type notebook struct {
+	mu    *sync.Mutex // the Cell's; timers take it
+	id    string      // the main display
+	jsID  string      // append mode's script display
+	sink  sink
+	clock clock
+	inc   *markdown.Incremental
+	show  func(now time.Time)
+
+	minInterval, maxLag, safety time.Duration
+
+	started      bool          // the first delta has been shown
+	lastFlush    time.Time     // when the last update was decided
+	interval     time.Duration // current throttle interval (adaptive)
+	pendingSince time.Time     // arrival of the oldest delta not shown yet; zero if none
+	timer        timer
+	timerGen     int
+	jsShown      bool // the script display exists
+
+	stats stats
+}
+
+// newNotebook starts a notebook reply: it shows the thinking indicator.
+func newNotebook(mu *sync.Mutex, cfg config) *notebook {
+	n := &notebook{
+		mu: mu, id: newID(), sink: cfg.sink, clock: cfg.clock, inc: renderer().NewIncremental(),
+		minInterval: orDefault(cfg.interval, defaultInterval), maxLag: orDefault(cfg.maxLag, defaultMaxLag),
+		safety: orDefault(cfg.safety, defaultSafety),
+	}
+	n.jsID = n.id + "-js"
+	n.maxLag = max(n.maxLag, n.minInterval)
+	n.interval = n.minInterval
+	n.stats.mode = cfg.mode
+	n.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: thinkingHTML}, nil)
+	return n
+}
+
+// orDefault is d, or def when d is zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// newID returns a display id unique across the kernel (every cell is a new process).
+func newID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "gonbchat-" + gonbui.UniqueId() + fmt.Sprintf("%x", time.Now().UnixNano())
+	}
+	return "gonbchat-" + hex.EncodeToString(b[:])
+}
+
+const (
+	thinkingHTML    = `<div class="gonbchat-thinking" style="color:#888;font-style:italic">thinking…</div>`
+	interruptedHTML = `<div class="gonbchat-interrupted" style="color:#a60">⚠ reply cut short</div>`
+)
+
+// write takes a delta: the first one, and one after a quiet interval, are shown at once; others
+// one interval after the oldest delta not shown yet.
+func (n *notebook) write(delta string) {
+	t0 := cpuNow()
+	n.inc.Append(delta)
+	n.stats.renderTime += cpuNow() - t0
+	now := n.clock.Now()
+	idle := n.pendingSince.IsZero()
+	if idle {
+		n.pendingSince = now
+	}
+	if !n.started || idle && now.Sub(n.lastFlush) >= n.interval {
+		n.flush(now)
+		return
+	}
+	if n.timer == nil {
+		// Due one interval after the oldest delta not shown (not after the last update): as
+		// few updates as the lag bound allows.
+		n.arm(n.pendingSince.Add(n.interval).Sub(now))
+	}
+}
+
+func (n *notebook) arm(d time.Duration) {
+	n.timerGen++
+	gen := n.timerGen
+	n.timer = n.clock.AfterFunc(d, func() { n.onTimer(gen) })
+}
+
+func (n *notebook) stopTimer() {
+	n.timerGen++
+	if n.timer != nil {
+		n.timer.Stop()
+		n.timer = nil
+	}
+}
+
+func (n *notebook) onTimer(gen int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if gen != n.timerGen {
+		return // stopped, or closed
+	}
+	n.timer = nil
+	if n.pendingSince.IsZero() {
+		return
+	}
+	now := n.clock.Now()
+	if d := n.pendingSince.Add(n.interval).Sub(now); d > 0 {
+		n.arm(d)
+		return
+	}
+	n.flush(now)
+}
+
+// flush shows everything written so far.
+func (n *notebook) flush(now time.Time) {
+	if lag := now.Sub(n.pendingSince); lag > n.stats.maxLag {
+		n.stats.maxLag = lag
+	}
+	n.pendingSince = time.Time{}
+	n.stopTimer()
+	n.started = true
+	n.lastFlush = now
+	n.show(now)
+}
+
+// intervalFor is the throttle interval after an update that resent n bytes of HTML: it grows
+// with b (bytes sent per second stay bounded) up to the maximum lag.
+func (n *notebook) intervalFor(b int) time.Duration {
+	return min(n.minInterval+time.Duration(b)*intervalPerByte, n.maxLag)
+}
+
+const intervalPerByte = 100 * time.Microsecond // 50 ms + 100 µs/B: the cap (240 ms) at ~1.9 KB
+
+// close sends the final update: the exact full render and the Markdown source, with meta and
+// the cell's own keys as output metadata, then empties the script display if there is one.
+func (n *notebook) close(cutShort bool, meta map[string]any) {
+	n.stopTimer()
+	if !n.pendingSince.IsZero() {
+		if lag := n.clock.Now().Sub(n.pendingSince); lag > n.stats.maxLag {
+			n.stats.maxLag = lag
+		}
+		n.pendingSince = time.Time{}
+	}
+	src := n.inc.Source()
+	t0 := cpuNow()
+	htm := render(src)
+	n.stats.renderTime += cpuNow() - t0
+	if cutShort {
+		htm += interruptedHTML
+	}
+	g := make(map[string]any, len(meta)+3)
+	for k, v := range meta {
+		g[k] = v
+	}
+	g["interrupted"] = cutShort
+	g["updates"] = n.stats.updates + 1 + btoi(n.jsShown) // this one, and the script display's last
+	g["mode"] = n.stats.mode.String()
+	n.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: htm, protocol.MIMETextPlain: src},
+		map[string]any{"gonbchat": g})
+	if n.jsShown {
+		// Leave no script behind in the saved notebook.
+		n.sendJS("")
+	}
+	n.sink.sync()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (n *notebook) sendMain(data map[protocol.MIMEType]any, meta map[string]any) {
+	n.stats.updates++
+	n.stats.replaces++
+	n.sink.send(&protocol.DisplayData{Data: data, Metadata: meta, DisplayID: n.id})
+}
+
+func (n *notebook) sendJS(h string) {
+	n.stats.updates++
+	if h != "" {
+		n.stats.scripts++
+	}
+	n.jsShown = true
+	n.sink.send(&protocol.DisplayData{Data: map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, DisplayID: n.jsID})
+}
