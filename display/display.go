@@ -15,8 +15,11 @@
 //     grows with the size of the document, but no delta waits more than the maximum lag
 //     (250 ms) to appear, and the first delta is shown at once.
 //   - Append: the display holds a container that small scripts (sent through a second display)
-//     extend, so the bytes sent are about the size of the answer instead of its square. A slow
-//     whole-container update is a safety net for frontends that run no JavaScript.
+//     extend, each piece of the answer sent once, so the bytes sent are about the size of the
+//     answer instead of its square. Until the page says, over GoNB's comms, that it runs the
+//     scripts, a slow whole-container update is a safety net for frontends that run no
+//     JavaScript; once it has, only the final update is sent whole. The cell never waits for the
+//     page.
 //
 // Append is chosen when a live Jupyter server (Notebook, Lab) started the kernel, Replace
 // otherwise (nbconvert, papermill, jupyter_client scripts); GONBCHAT_DISPLAY=replace|append

@@ -10,14 +10,12 @@ import (
 
 // The final update's metadata must survive the gob pipe to GoNB.
 func TestMetadataEncodesOverGonbPipe(t *testing.T) {
-	sink := &recordSinkForGob{}
-	c := newCell(config{sink: sink})
+	rec := &recorder{}
+	c := newCell(config{sink: rec})
 	c.Write("**流冰**")
 	c.Close(testMeta)
-	if len(sink.msgs) == 0 {
-		t.Fatal("no messages")
-	}
-	last := sink.msgs[len(sink.msgs)-1]
+	msgs := rec.messages()
+	last := msgs[len(msgs)-1].d
 	if len(last.Metadata) == 0 {
 		t.Fatal("the final update has no metadata")
 	}
@@ -33,8 +31,3 @@ func TestMetadataEncodesOverGonbPipe(t *testing.T) {
 		t.Errorf("metadata changed over gob: %v vs %v", back.Metadata, last.Metadata)
 	}
 }
-
-type recordSinkForGob struct{ msgs []*protocol.DisplayData }
-
-func (r *recordSinkForGob) send(d *protocol.DisplayData) { r.msgs = append(r.msgs, d) }
-func (r *recordSinkForGob) sync()                        {}

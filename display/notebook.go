@@ -2,9 +2,9 @@ package display
 
 import (
 	"crypto/rand"
-	"encoding/hex"
-	"fmt"
+	"encoding/binary"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,21 +12,36 @@ import (
 	"github.com/gonbchat/gonbchat/display/markdown"
 	"github.com/gonbchat/gonbchat/internal/kernelenv"
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/comms"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
-// sink receives a cell's display messages: GoNB (gonbSink), or a recorder in tests. A Cell calls
-// it with its lock held, in order: it must not call back into the Cell.
+// sink carries a cell's messages: GoNB (gonbSink), or a recorder in tests. A Cell calls it with
+// its lock held, in order: it must not call back into the Cell.
 type sink interface {
 	send(d *protocol.DisplayData)
 	// sync waits until every message sent is delivered (the cell program may exit next).
 	sync()
+	// listen asks for the page's messages to address: f gets each value, in a goroutine of its
+	// own, whenever one comes (maybe never). It does not wait for anything.
+	listen(address string, f func(value string))
 }
 
 type gonbSink struct{}
 
 func (gonbSink) send(d *protocol.DisplayData) { gonbui.SendData(d) }
 func (gonbSink) sync()                        { gonbui.Sync() }
+
+// listen subscribes to address through GoNB's comms, when a live Jupyter server started the
+// kernel: elsewhere no page can answer, and GoNB would put its comms script in the cell's output
+// and hold the cell's messages for seconds waiting for one. The subscription ends with the cell
+// program; no message is ever awaited.
+func (gonbSink) listen(address string, f func(string)) {
+	if !kernelenv.LiveServer() {
+		return
+	}
+	comms.Subscribe(address, func(_ string, v string) { f(v) })
+}
 
 // mode is how a notebook Cell streams.
 type mode int
@@ -100,8 +115,9 @@ type stats struct {
 // embedding it supplies show, which sends an update of everything written so far.
 type notebook struct {
 	mu    *sync.Mutex // the Cell's; timers take it
-	id    string      // the main display
-	jsID  string      // append mode's script display
+	key   string      // random, names the reply's displays and elements
+	id    string      // the main display: "gonbchat-" + key (also the container's element id)
+	jsID  string      // append mode's script display: "gc" + key (short: it is in every script)
 	sink  sink
 	clock clock
 	inc   *markdown.Incremental
@@ -123,11 +139,11 @@ type notebook struct {
 // newNotebook starts a notebook reply: it shows the thinking indicator.
 func newNotebook(mu *sync.Mutex, cfg config) *notebook {
 	n := &notebook{
-		mu: mu, id: newID(), sink: cfg.sink, clock: cfg.clock, inc: renderer().NewIncremental(),
+		mu: mu, key: newKey(), sink: cfg.sink, clock: cfg.clock, inc: renderer().NewIncremental(),
 		minInterval: orDefault(cfg.interval, defaultInterval), maxLag: orDefault(cfg.maxLag, defaultMaxLag),
 		safety: orDefault(cfg.safety, defaultSafety),
 	}
-	n.jsID = n.id + "-js"
+	n.id, n.jsID = "gonbchat-"+n.key, "gc"+n.key
 	n.maxLag = max(n.maxLag, n.minInterval)
 	n.interval = n.minInterval
 	n.stats.mode = cfg.mode
@@ -143,13 +159,15 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// newID returns a display id unique across the kernel (every cell is a new process).
-func newID() string {
+// newKey returns ten random letters and digits (51 bits): display ids made with it are unique
+// across the kernel (every cell is a new process) and the page.
+func newKey() string {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "gonbchat-" + gonbui.UniqueId() + fmt.Sprintf("%x", time.Now().UnixNano())
+		binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano())^uint64(os.Getpid())<<40)
 	}
-	return "gonbchat-" + hex.EncodeToString(b[:])
+	k := strconv.FormatUint(binary.LittleEndian.Uint64(b[:]), 36)
+	return (strings.Repeat("0", 13) + k)[len(k)+3:] // the last 10 digits
 }
 
 const (
