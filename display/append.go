@@ -37,6 +37,10 @@ import (
 // after "stale" it resumes it, which rebuilds the container. Frontends that run no JavaScript,
 // or have no comms, never answer: they keep the safety net, and the final update.
 //
+// What this costs the page: GoNB's comms run on a websocket of their own to the kernel, which
+// the Jupyter server sends a copy of every iopub message, for the rest of the kernel's life
+// (browsercheck measures it). Once a cell has subscribed, the page receives every output twice.
+//
 // Every script is a few bytes of call and the new text: at 50 tokens/s a long answer takes
 // hundreds of them, each in GoNB's envelope, so the call is kept short.
 
