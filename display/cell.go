@@ -72,8 +72,8 @@ func newCell(cfg config) *Cell {
 	return c
 }
 
-// Write appends a delta of the reply's Markdown. The first delta is shown at once; later ones
-// within the current interval (at most the maximum lag, 250 ms).
+// Write appends a delta of the reply's Markdown. In a notebook the first delta is shown at
+// once, later ones within at most 250 ms; outside one, at once.
 func (c *Cell) Write(delta string) {
 	if delta == "" {
 		return
@@ -95,10 +95,11 @@ func (c *Cell) CutShort() {
 }
 
 // Close ends the reply. In a notebook it sends the final update: the exact full render and the
-// Markdown source, with meta recorded as it is in the output metadata under "gonbchat", next
-// to the cell's own keys ("interrupted", "updates" and "mode", which win over the same keys in
-// meta). Nothing written is lost: the final update holds every delta. A second Close, and a
-// Write after Close, do nothing.
+// Markdown source, with meta in the output metadata under "gonbchat" (as JSON has it: numbers
+// become float64, values JSON cannot encode are replaced by a "meta_error" key), next to the
+// cell's own keys ("interrupted", "updates" and "mode", which win over the same keys in meta).
+// Nothing written is lost: the final update holds every delta. A second Close, and a Write after
+// Close, do nothing.
 func (c *Cell) Close(meta map[string]any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -68,9 +68,10 @@ func checkFinal(t *testing.T, r *simResult) []msg {
 		t.Fatalf("final metadata %v", final.d.Metadata)
 	}
 	// The caller's keys as they are, and the cell's own.
-	want := map[string]any{"interrupted": r.cutShort, "updates": len(msgs), "mode": r.nb().stats.mode.String()}
-	for k, v := range r.meta {
-		want[k] = v
+	want := metadata(r.meta)
+	want["interrupted"], want["updates"], want["mode"] = r.cutShort, len(msgs), r.nb().stats.mode.String()
+	if u, _ := g["usage"].(map[string]any); r.meta != nil && u["output_tokens"] != float64(345) {
+		t.Errorf("usage %v: want output_tokens 345", g["usage"])
 	}
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("final metadata\n%v\nwant\n%v", g, want)

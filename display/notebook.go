@@ -3,6 +3,7 @@ package display
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -266,10 +267,7 @@ func (n *notebook) close(cutShort bool, meta map[string]any) {
 	if cutShort {
 		htm += interruptedHTML
 	}
-	g := make(map[string]any, len(meta)+3)
-	for k, v := range meta {
-		g[k] = v
-	}
+	g := metadata(meta)
 	g["interrupted"] = cutShort
 	g["updates"] = n.stats.updates + 1 + btoi(n.jsShown) // this one, and the script display's last
 	g["mode"] = n.stats.mode.String()
@@ -280,6 +278,25 @@ func (n *notebook) close(cutShort bool, meta map[string]any) {
 		n.sendJS("")
 	}
 	n.sink.sync()
+}
+
+// metadata returns a copy of meta made of JSON's types only (map[string]any, []any, string,
+// float64, bool, nil), which is what the saved notebook keeps anyway and what gob carries to
+// GoNB: a type gob does not know would close the pipe, and nothing more would reach the
+// notebook. When JSON cannot encode meta, the copy says why in "meta_error" instead.
+func metadata(meta map[string]any) map[string]any {
+	g := map[string]any{}
+	if len(meta) == 0 {
+		return g
+	}
+	b, err := json.Marshal(meta)
+	if err == nil {
+		err = json.Unmarshal(b, &g)
+	}
+	if err != nil {
+		return map[string]any{"meta_error": err.Error()}
+	}
+	return g
 }
 
 func btoi(b bool) int {
