@@ -397,7 +397,10 @@ func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again fu
 			cell.Write(partial)
 		}
 	}
-	meta := map[string]any{"source": string(cn.source), "interrupted": err != nil && partial != "", "gonbchat_version": version.String()}
+	if err != nil && partial != "" {
+		cell.CutShort() // "cut short" only when text was cut: a refused request shows no such notice
+	}
+	meta := map[string]any{"source": string(cn.source), "gonbchat_version": version.String()}
 	meta["model"], meta["response_id"] = "", ""
 	meta["usage"] = map[string]any{"input_tokens": int64(0), "output_tokens": int64(0), "total_tokens": int64(0)}
 	if rep != nil {
@@ -412,6 +415,7 @@ func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again fu
 type replyCell interface {
 	Write(delta string)
 	Status(line string)
+	CutShort()
 	Close(meta map[string]any)
 }
 

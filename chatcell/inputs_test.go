@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/display/markdown"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
 	"github.com/gonbchat/gonbchat/llm"
 )
@@ -209,7 +209,7 @@ func TestConversationMessagesRenderApart(t *testing.T) {
 	}
 	var htmls []string
 	for i, m := range msgs {
-		htmls = append(htmls, display.Render(messageMarkdown("zh-CN", m, i)))
+		htmls = append(htmls, markdown.New().Render(messageMarkdown("zh-CN", m, i)))
 	}
 	if !strings.Contains(htmls[1], "<strong>[1] 用户</strong>") || strings.Contains(htmls[1], "<pre") || !strings.Contains(htmls[1], "下一個問題 [r]") {
 		t.Errorf("the open fence swallowed the next message: %q", htmls[1])
@@ -222,7 +222,7 @@ func TestConversationMessagesRenderApart(t *testing.T) {
 	for i, m := range msgs {
 		one = append(one, messageMarkdown("zh-CN", m, i))
 	}
-	if whole := display.Render(strings.Join(one, "\n\n")); !strings.Contains(whole, "<pre") || strings.Contains(whole, "<strong>[1] 用户</strong>") {
+	if whole := markdown.New().Render(strings.Join(one, "\n\n")); !strings.Contains(whole, "<pre") || strings.Contains(whole, "<strong>[1] 用户</strong>") {
 		t.Logf("note: one document renders as %q", whole)
 	}
 }

@@ -1,8 +1,6 @@
 package display
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -15,70 +13,154 @@ import (
 //
 // The main display holds the container
 //
-//	<div id="ID" class="gonbchat-reply" data-n="N"><script>DEFINE</script>COMMITTED<div class="gonbchat-tail" data-v="V" style="display:contents">TAIL</div></div>
+//	<div id="gonbchat-K" class="gonbchat-reply"><script>DEFINE</script>COMMITTED<div class="gonbchat-tail" data-v="V" style="display:contents">TAIL</div></div>
 //
-// and each update sends, through a second display (ID-js) whose content is replaced each time,
-// a script calling gonbchat_v1(id, k, blocks, v, p, s): it inserts the committed blocks k, k+1, …
-// before the tail element (only those the container does not have yet: data-n counts them),
-// then, if the container is in step, sets the tail to version v: s itself when p < 0, else the
-// first p UTF-16 units of the tail version v-1 followed by s (the tail mostly grows at its end).
-// Scripts are idempotent and ordered; one that finds the container out of step does nothing, and
-// the next whole-bundle update (the safety net, slow, for frontends that run no JavaScript)
-// rebuilds the container. The final update always replaces it with the exact render.
+// where K is the cell's key, COMMITTED the committed part of the source rendered plain (code
+// not highlighted) and TAIL the rest. DEFINE defines gonbchat_v2 (applyFunc) and gcK, which
+// calls it for this container. Each update sends, through a second display (id gcK) whose
+// content is replaced each time, a script calling gcK(v, p, s, q, c). In the page the tail
+// element holds the string T it was last given (version v-1); the call makes it
 //
-// Committed blocks are sent as display/markdown renders them (code highlighted); the container
-// of the safety net renders the committed source plain, since it is resent whole.
+//	T' = s when p < 0, else the first p UTF-16 units of T, then s, then the last q units of T
+//
+// then moves the first c units of T' (whole blocks, committed since) out of the tail, before it,
+// and shows the rest as the tail, version v. So each piece of the answer is sent once, as it
+// arrives: neither the committed part nor the tail's closing tags are sent again.
+//
+// Scripts are ordered; one that finds its container out of step (a version is missing) changes
+// nothing. A whole update of the container (the safety net, slow, for frontends that run no
+// JavaScript) rebuilds it. The final update replaces it with the exact render (code highlighted).
+//
+// The page tells the cell how it is doing over GoNB's comms (address ackAddress, value
+// "K ok" or "K stale"): "ok" once a script of the container has applied, "stale" when one found
+// it out of step. After "ok" the cell sends no more safety net (the page shows every script);
+// after "stale" it resumes it, which rebuilds the container. Frontends that run no JavaScript,
+// or have no comms, never answer: they keep the safety net, and the final update.
+//
+// What this costs the page: GoNB's comms run on a websocket of their own to the kernel, which
+// the Jupyter server sends a copy of every iopub message, for the rest of the kernel's life
+// (browsercheck measures it). Once a cell has subscribed, the page receives every output twice.
+//
+// Every script is a few bytes of call and the new text: at 50 tokens/s a long answer takes
+// hundreds of them, each in GoNB's envelope, so the call is kept short.
 
-// applyFunc is the frontend half of append mode. It is defined by the container's script and
-// by the first script after each container, so a script never runs before it exists.
+// ackAddress is where the page tells the cell it applies the scripts (see above).
+const ackAddress = "/gonbchat/ack"
+
+// applyFunc is the frontend half of append mode, defined by the container's script.
 //
 // Math is left as $…$ by display/markdown for the frontend's MathJax, which typesets what the
 // notebook renders but not what a script inserts: the function asks MathJax (2 or 3, when the
 // page has it) to typeset the container after inserting blocks that may hold math.
-const applyFunc = `window.gonbchat_v1=function(id,k,b,v,p,s){var e=document.getElementById(id);if(!e)return;var t=e.lastElementChild,n=+e.dataset.n,m=0;if(!t)return;for(var i=0;i<b.length;i++)if(k+i==n){t.insertAdjacentHTML("beforebegin",b[i]);n++;m=m||/[$]|\\[([]/.test(b[i])}e.dataset.n=n;var J=window.MathJax;if(m&&J){if(J.Hub)J.Hub.Queue(["Typeset",J.Hub,e]);else if(J.typesetPromise)J.typesetPromise([e])}if(k+b.length!=n)return;if(p>=0&&(t.dataset.v!=v-1||t.gonbchatH===undefined))return;var h=p<0?s:t.gonbchatH.slice(0,p)+s;t.innerHTML=h;t.gonbchatH=h;t.dataset.v=v};`
+//
+// gonb_comm is GoNB's comms object in the page (installed by the kernel when the cell
+// subscribes to ackAddress); its send queues the message until the connection is up.
+const applyFunc = `window.gonbchat_v2=function(k,v,p,s,q,c){var e=document.getElementById("gonbchat-"+k),t=e&&e.lastElementChild;if(!t)return;` +
+	`var g=function(a){var w=window.gonb_comm;if(w&&w.send&&e.gcS!=a){e.gcS=a;try{w.send("` + ackAddress + `",k+" "+a)}catch(x){}}};` +
+	`if(p>=0&&(t.dataset.v!=v-1||t.gcH===undefined)){g("stale");return}` +
+	`var h=p<0?s:t.gcH.slice(0,p)+s+t.gcH.slice(t.gcH.length-(q||0));` +
+	`if(c>0){var b=h.slice(0,c),J=window.MathJax;h=h.slice(c);t.insertAdjacentHTML("beforebegin",b);` +
+	`if(J&&/[$]|\\[([]/.test(b)){if(J.Hub)J.Hub.Queue(["Typeset",J.Hub,e]);else if(J.typesetPromise)J.typesetPromise([e])}}` +
+	`t.innerHTML=h;t.gcH=h;t.dataset.v=v;g("ok")};`
 
-func (c *Cell) flushAppendLocked(now time.Time) {
+// defineScript is the container's script: applyFunc, and gcK for the container of key K.
+func defineScript(key string) string {
+	return `<script>` + applyFunc + `self.gc` + key + `=function(v,p,s,q,c){gonbchat_v2("` + key + `",v,p,s,q,c)}</script>`
+}
+
+// appendWriter streams by extending the reply through scripts: the bytes sent are about the
+// size of the answer.
+type appendWriter struct {
+	*notebook
+	// The committed source rendered plain, and how much of the source that is.
+	plain    strings.Builder
+	plainCut int
+
+	pageCut     int       // bytes of plain the page has before its tail element
+	lastTail    string    // the page's tail
+	tailVer     int       // version of lastTail (the tail element's data-v)
+	full        bool      // the next script sends the whole tail (first after a container)
+	lastReplace time.Time // last whole update of the container
+	lastSize    int       // size of the last container
+	acked       bool      // the page said it applies the scripts (and has not said otherwise since)
+	acks        int       // "ok" and "stale" received (tests)
+}
+
+func newAppendWriter(n *notebook) *appendWriter {
+	w := &appendWriter{notebook: n}
+	n.show = w.show
+	n.sink.listen(ackAddress, w.onPage)
+	return w
+}
+
+// onPage takes a message from the page (see ackAddress). It runs in its own goroutine.
+func (w *appendWriter) onPage(msg string) {
+	key, state, _ := strings.Cut(msg, " ")
+	if key != w.key {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch state {
+	case "ok":
+		w.acked = true
+	case "stale":
+		w.acked = false
+	default:
+		return
+	}
+	w.acks++
+}
+
+func (w *appendWriter) show(now time.Time) {
+	committed, tail := w.plainParts()
+	w.interval = w.maxLag
+	if w.lastReplace.IsZero() || !w.acked && now.Sub(w.lastReplace) >= w.safetyFor(w.lastSize) {
+		w.tailVer++
+		h := containerHTML(w.id, defineScript(w.key), committed, w.tailVer, tail)
+		w.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, nil)
+		w.lastReplace, w.lastSize = now, len(h)
+		w.full = true
+		w.pageCut, w.lastTail = len(committed), tail
+		return
+	}
+	t := committed[w.pageCut:] + tail
+	c := len(committed) - w.pageCut
+	if c == 0 && t == w.lastTail {
+		return
+	}
+	p, q, s := tailDiff(w.lastTail, t, w.full)
+	w.tailVer++
+	w.sendJS(appendScript(w.key, w.tailVer, p, q, utf16Len(t[:c]), s))
+	w.full = false
+	w.pageCut, w.lastTail = len(committed), t[c:]
+}
+
+// plainParts returns the committed part of the document and the tail, both rendered plain.
+// Each committed part of the source is rendered once.
+func (w *appendWriter) plainParts() (committed, tail string) {
 	t0 := cpuNow()
-	committed, tail := c.inc.Blocks()
-	c.stats.RenderTime += cpuNow() - t0
-	first := c.lastReplace.IsZero()
-	if first || now.Sub(c.lastReplace) >= c.safetyFor(c.lastSize) {
-		t0 = cpuNow()
-		cut := c.inc.Committed()
-		plain := renderer().RenderPlain(c.inc.Source()[:cut])
-		c.stats.RenderTime += cpuNow() - t0
-		c.tailVer++
-		h := containerHTML(c.id, len(committed), plain, c.tailVer, tail)
-		c.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: h}, nil)
-		c.lastReplace, c.lastSize = now, len(h)
-		c.needDef = true
-		c.sentBlocks, c.lastTail = len(committed), tail
-		c.interval = c.appendInterval(len(tail))
-		return
+	defer func() { w.stats.renderTime += cpuNow() - t0 }()
+	_, tail = w.inc.Blocks()
+	if cut := w.inc.Committed(); cut > w.plainCut {
+		w.plain.WriteString(renderer().RenderPlain(w.inc.Source()[w.plainCut:cut]))
+		w.plainCut = cut
 	}
-	if len(committed) == c.sentBlocks && tail == c.lastTail {
-		return
-	}
-	p, s := tailDiff(c.lastTail, tail, c.needDef)
-	c.tailVer++
-	js := appendScript(c.id, c.sentBlocks, committed[c.sentBlocks:], c.tailVer, p, s, c.needDef)
-	c.sendJS(js)
-	c.needDef = false
-	c.sentBlocks, c.lastTail = len(committed), tail
-	c.interval = c.appendInterval(len(js))
+	return w.plain.String(), tail
 }
 
-// appendInterval is the throttle interval of append mode after sending n bytes: updates are
-// small, so it starts higher than in replace mode (fewer frontend renders, less overhead).
-func (c *Cell) appendInterval(n int) time.Duration {
-	return min(max(c.intervalFor(n), 2*c.minInterval), c.maxLag)
+// safetyFor is the time between whole updates of the container for n bytes of HTML.
+func (w *appendWriter) safetyFor(n int) time.Duration {
+	return max(w.safety, time.Duration(n)*safetyPerByte)
 }
 
-// tailDiff returns how to turn old into new: keep the first p UTF-16 units of old, then s. When
-// full is set, or little would be kept, p is -1 and s is new.
-func tailDiff(old, new string, full bool) (p int, s string) {
+const safetyPerByte = 500 * time.Microsecond // 2 KB/s of safety net at most, past 4 KB
+
+// tailDiff returns how to turn old into new: keep the first p and the last q UTF-16 units of
+// old, with s between them. When full is set, p is -1 and s is new.
+func tailDiff(old, new string, full bool) (p, q int, s string) {
 	if full {
-		return -1, new
+		return -1, 0, new
 	}
 	i := 0
 	for i < len(old) && i < len(new) && old[i] == new[i] {
@@ -87,10 +169,14 @@ func tailDiff(old, new string, full bool) (p int, s string) {
 	for i > 0 && i < len(new) && !utf8.RuneStart(new[i]) {
 		i--
 	}
-	if i < 16 {
-		return -1, new
+	j := 0 // common suffix, not overlapping the prefix in either string
+	for j < len(old)-i && j < len(new)-i && old[len(old)-1-j] == new[len(new)-1-j] {
+		j++
 	}
-	return utf16Len(old[:i]), new[i:]
+	for j > 0 && !utf8.RuneStart(new[len(new)-j]) {
+		j--
+	}
+	return utf16Len(old[:i]), utf16Len(old[len(old)-j:]), new[i : len(new)-j]
 }
 
 func utf16Len(s string) int {
@@ -105,16 +191,13 @@ func utf16Len(s string) int {
 	return n
 }
 
-// containerHTML is the whole-bundle form of an append-mode reply.
-func containerHTML(id string, n int, committed string, v int, tail string) string {
+// containerHTML is the whole form of an append-mode reply.
+func containerHTML(id, script, committed string, v int, tail string) string {
 	var b strings.Builder
 	b.WriteString(`<div id="`)
 	b.WriteString(id)
-	b.WriteString(`" class="gonbchat-reply" data-n="`)
-	b.WriteString(strconv.Itoa(n))
-	b.WriteString(`"><script>`)
-	b.WriteString(applyFunc)
-	b.WriteString(`</script>`)
+	b.WriteString(`" class="gonbchat-reply">`)
+	b.WriteString(script)
 	b.WriteString(committed)
 	b.WriteString(`<div class="gonbchat-tail" data-v="`)
 	b.WriteString(strconv.Itoa(v))
@@ -124,47 +207,59 @@ func containerHTML(id string, n int, committed string, v int, tail string) strin
 	return b.String()
 }
 
-// appendScript returns the script giving container id the blocks k, k+1, … and tail version v.
-func appendScript(id string, k int, blocks []string, v, p int, s string, define bool) string {
+// appendScript returns the script that takes container gonbchat-key's tail to version v:
+// self.gcK?.(v,p,`s`,q,c), the trailing zeros left out.
+func appendScript(key string, v, p, q, c int, s string) string {
 	var b strings.Builder
-	b.WriteString(`<script>`)
-	if define {
-		b.WriteString(applyFunc)
-	}
-	b.WriteString(`window.gonbchat_v1&&gonbchat_v1(`)
-	b.WriteString(jsString(id))
-	b.WriteString(`,`)
-	b.WriteString(strconv.Itoa(k))
-	b.WriteString(`,[`)
-	for i, s := range blocks {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(jsString(s))
-	}
-	b.WriteString(`],`)
+	b.WriteString(`<script>self.gc`)
+	b.WriteString(key)
+	b.WriteString(`?.(`)
 	b.WriteString(strconv.Itoa(v))
-	b.WriteString(`,`)
+	b.WriteByte(',')
 	b.WriteString(strconv.Itoa(p))
-	b.WriteString(`,`)
-	b.WriteString(jsString(s))
+	b.WriteByte(',')
+	b.WriteString(jsTemplate(s))
+	if q != 0 || c != 0 {
+		b.WriteByte(',')
+		b.WriteString(strconv.Itoa(q))
+	}
+	if c != 0 {
+		b.WriteByte(',')
+		b.WriteString(strconv.Itoa(c))
+	}
 	b.WriteString(`)</script>`)
 	return b.String()
 }
 
-// jsString returns s as a JavaScript string literal that is safe inside an HTML <script>
-// element: JSON (which escapes quotes, backslashes, control characters, U+2028 and U+2029),
-// with "</" and "<!--" broken up so the HTML parser can neither end the script nor enter its
-// escaped states. '<', '>' and '&' are left as they are (the kernel escapes them on the wire).
-func jsString(s string) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if bytes.Contains(out, []byte("<")) {
-		out = bytes.ReplaceAll(out, []byte("</"), []byte(`<\/`))
-		out = bytes.ReplaceAll(out, []byte("<!--"), []byte(`<\!--`))
+// jsTemplate returns s as a JavaScript template literal that is safe inside an HTML <script>
+// element and cheap on GoNB's wire (JSON that escapes <, > and & as six bytes each):
+//
+//   - ` \ and ${ are escaped, as a template literal needs;
+//   - < > & are written \x3c \x3e \x26, so the HTML parser never sees a tag (no "</script",
+//     no "<!--") and the wire carries five bytes instead of six;
+//   - control characters but newline and tab are written \xHH (a template literal would turn CR
+//     into LF, the HTML parser NUL into U+FFFD); newlines and tabs stay as they are.
+func jsTemplate(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('`')
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch == '`' || ch == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(ch)
+		case ch == '$' && i+1 < len(s) && s[i+1] == '{':
+			b.WriteString(`\$`)
+		case ch == '<' || ch == '>' || ch == '&' || ch < 0x20 && ch != '\n' && ch != '\t' || ch == 0x7f:
+			b.WriteString(`\x`)
+			b.WriteByte(hexDigit[ch>>4])
+			b.WriteByte(hexDigit[ch&15])
+		default:
+			b.WriteByte(ch)
+		}
 	}
-	return string(out)
+	b.WriteByte('`')
+	return b.String()
 }
+
+const hexDigit = "0123456789abcdef"

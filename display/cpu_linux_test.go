@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// threadCPU makes Stats.RenderTime count the CPU time of the calling OS thread, so that
+// threadCPU makes stats.renderTime count the CPU time of the calling OS thread, so that
 // preemption by other processes does not inflate it. The caller must stay on its thread
 // (runtime.LockOSThread) while the cell renders; the simulated streams run in one goroutine.
 func threadCPU() (restore func()) {

@@ -2,11 +2,18 @@ package display
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gonbchat/gonbchat/display/markdown"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
@@ -24,13 +31,13 @@ func htmlOf(t *testing.T, m msg) string {
 }
 
 // checkFinal checks the common shape of a finished cell's messages and returns them.
-func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
+func checkFinal(t *testing.T, r *simResult) []msg {
 	t.Helper()
 	msgs := r.rec.messages()
 	if len(msgs) < 2 {
 		t.Fatalf("%d messages, want at least thinking and final", len(msgs))
 	}
-	id := r.cell.ID()
+	id := r.nb().id
 	if !strings.HasPrefix(id, "gonbchat-") {
 		t.Errorf("id %q", id)
 	}
@@ -39,19 +46,19 @@ func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
 	}
 	var final msg
 	for _, m := range msgs {
-		if m.d.DisplayID != id && m.d.DisplayID != id+"-js" {
+		if m.d.DisplayID != id && m.d.DisplayID != r.nb().jsID {
 			t.Fatalf("message on display id %q, want %q", m.d.DisplayID, id)
 		}
 		if m.d.DisplayID == id {
 			final = m
 		}
 	}
-	want := markdown.New().Render(r.src)
-	if meta.Interrupted {
-		want += interruptedHTML
+	wantHTML := markdown.New().Render(r.src)
+	if r.cutShort {
+		wantHTML += interruptedHTML
 	}
-	if got := htmlOf(t, final); got != want {
-		t.Errorf("final text/html differs from the full render:\n got %.300q\nwant %.300q", got, want)
+	if got := htmlOf(t, final); got != wantHTML {
+		t.Errorf("final text/html differs from the full render:\n got %.300q\nwant %.300q", got, wantHTML)
 	}
 	if got := final.d.Data[protocol.MIMETextPlain]; got != r.src {
 		t.Errorf("final text/plain = %.100q, want the source", got)
@@ -60,29 +67,34 @@ func checkFinal(t *testing.T, r *simResult, meta Meta) []msg {
 	if !ok {
 		t.Fatalf("final metadata %v", final.d.Metadata)
 	}
-	usage := g["usage"].(map[string]any)
-	if g["model"] != meta.Model || g["response_id"] != meta.ResponseID || g["source"] != meta.Source ||
-		g["interrupted"] != meta.Interrupted || usage["input_tokens"] != meta.InputTokens ||
-		usage["output_tokens"] != meta.OutputTokens || usage["total_tokens"] != meta.TotalTokens {
-		t.Errorf("final metadata %v, want %+v", g, meta)
+	// The caller's keys as they are, and the cell's own.
+	want := metadata(r.meta)
+	want["interrupted"], want["updates"], want["mode"] = r.cutShort, len(msgs), r.nb().stats.mode.String()
+	if u, _ := g["usage"].(map[string]any); r.meta != nil && u["output_tokens"] != float64(345) {
+		t.Errorf("usage %v: want output_tokens 345", g["usage"])
 	}
-	if g["updates"] != len(msgs) || r.cell.Updates() != len(msgs) {
-		t.Errorf("metadata updates %v, Updates() %d, messages %d", g["updates"], r.cell.Updates(), len(msgs))
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("final metadata\n%v\nwant\n%v", g, want)
 	}
-	if r.cell.Text() != r.src {
-		t.Errorf("Text() = %.100q", r.cell.Text())
+	if n := r.nb().stats.updates; n != len(msgs) {
+		t.Errorf("stats.updates %d, messages %d", n, len(msgs))
+	}
+	if got := r.nb().inc.Source(); got != r.src {
+		t.Errorf("source %.100q", got)
 	}
 	return msgs
 }
 
-var testMeta = Meta{Model: "gpt-test", ResponseID: "resp_1", InputTokens: 12, OutputTokens: 345, TotalTokens: 357, Source: "offline"}
+// testMeta is what chatcell records: provenance and usage.
+var testMeta = map[string]any{"model": "gpt-test", "response_id": "resp_1", "source": "offline",
+	"usage": map[string]any{"input_tokens": int64(12), "output_tokens": int64(345), "total_tokens": int64(357)}}
 
 func TestReplaceStream(t *testing.T) {
 	src := shortDoc
-	r := simulate(t, src, splitDeltas(src, 1), 50, Replace, 0, testMeta)
-	msgs := checkFinal(t, r, testMeta)
-	if r.cell.Mode() != Replace {
-		t.Fatalf("mode %v", r.cell.Mode())
+	r := simulate(t, src, splitDeltas(src, 1), 50, modeReplace, 0)
+	msgs := checkFinal(t, r)
+	if m := r.nb().stats.mode; m != modeReplace {
+		t.Fatalf("mode %v", m)
 	}
 	// 2.7 s of stream: the paced updates are many more than thinking + final.
 	if len(msgs) < 5 {
@@ -99,10 +111,10 @@ func TestReplaceStream(t *testing.T) {
 }
 
 func TestFirstDeltaShownAtOnce(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		clk := newSimClock()
 		rec := &recorder{clock: clk}
-		c := NewCell(WithSink(rec), WithClock(clk), WithMode(mode))
+		c := newCell(config{sink: rec, clock: clk, mode: mode})
 		clk.Advance(3 * time.Second) // a slow model: nothing for 3 s
 		c.Write("你好")
 		msgs := rec.messages()
@@ -114,10 +126,10 @@ func TestFirstDeltaShownAtOnce(t *testing.T) {
 
 // A delta followed by silence is shown by the timer, within the maximum lag.
 func TestLoneDeltaFlushedByTimer(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		clk := newSimClock()
 		rec := &recorder{clock: clk}
-		c := NewCell(WithSink(rec), WithClock(clk), WithMode(mode))
+		c := newCell(config{sink: rec, clock: clk, mode: mode})
 		c.Write("第一")
 		clk.Advance(10 * time.Millisecond)
 		written := clk.Now()
@@ -128,24 +140,24 @@ func TestLoneDeltaFlushedByTimer(t *testing.T) {
 		clk.Advance(10 * time.Second)
 		msgs := rec.messages()
 		last := msgs[len(msgs)-1]
-		if len(msgs) != 3 || last.at.Sub(written) > DefaultMaxLag || last.at.Sub(written) <= 0 {
+		if len(msgs) != 3 || last.at.Sub(written) > defaultMaxLag || last.at.Sub(written) <= 0 {
 			t.Fatalf("%v: %d messages, last at +%v", mode, len(msgs), last.at.Sub(written))
 		}
 		if h := htmlOf(t, last); !strings.Contains(h, "第一第二") {
 			t.Fatalf("%v: timer update shows %q", mode, h)
 		}
-		c.Close(Meta{}.m())
+		c.Close(nil)
 	}
 }
 
 func TestCloseWithoutWrite(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
-		r := simulate(t, "", nil, 50, mode, time.Second, testMeta)
-		msgs := checkFinal(t, r, testMeta)
+	for _, mode := range []mode{modeReplace, modeAppend} {
+		r := simulate(t, "", nil, 50, mode, time.Second)
+		msgs := checkFinal(t, r)
 		if len(msgs) != 2 {
 			t.Errorf("%v: %d messages, want thinking and final", mode, len(msgs))
 		}
-		r.cell.Close(testMeta.m()) // a second Close does nothing
+		r.cell.Close(testMeta) // a second Close does nothing
 		r.cell.Write("late")
 		if n := len(r.rec.messages()); n != len(msgs) {
 			t.Errorf("%v: messages after Close", mode)
@@ -154,11 +166,9 @@ func TestCloseWithoutWrite(t *testing.T) {
 }
 
 func TestInterrupted(t *testing.T) {
-	meta := testMeta
-	meta.Interrupted = true
 	src := "半句话，然后连接断了"
-	r := simulate(t, src, splitDeltas(src, 2), 50, Replace, 0, meta)
-	msgs := checkFinal(t, r, meta)
+	r := simulate(t, src, splitDeltas(src, 2), 50, modeReplace, 0, cutShort())
+	msgs := checkFinal(t, r)
 	if h := htmlOf(t, msgs[len(msgs)-1]); !strings.Contains(h, "gonbchat-interrupted") {
 		t.Errorf("no interrupted marker in %q", h)
 	}
@@ -167,180 +177,372 @@ func TestInterrupted(t *testing.T) {
 func TestIDsAreUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
-		c := NewCell(WithSink(&recorder{}))
-		if seen[c.ID()] {
-			t.Fatalf("duplicate id %s", c.ID())
+		id := nbOf(newCell(config{sink: &recorder{}})).id
+		if seen[id] {
+			t.Fatalf("duplicate id %s", id)
 		}
-		seen[c.ID()] = true
+		seen[id] = true
 	}
 }
 
-// Append mode: applying the messages as a JavaScript frontend would shows the HTML of what was
-// written, and ends on the full render. Without the safety net in the way, the HTML is exact at
-// every step; with it (its container renders committed code plain) the text is.
+// Append mode: a page that runs the scripts shows, after every message, exactly the plain
+// render of what was written (what replace mode shows), and the final update shows the full
+// render. The page's answer stops the safety net; without comms the safety net goes on; a page
+// that misses a script says so, and the cell rebuilds the container for it.
 func TestAppendReconstructs(t *testing.T) {
 	src := streamDoc(t)
 	for _, c := range []struct {
-		tps    float64
-		safety time.Duration
-	}{{50, time.Hour}, {200, DefaultSafetyInterval}} {
-		r := simulate(t, src, splitDeltas(src, 7), c.tps, Append, time.Second, testMeta, WithSafetyInterval(c.safety))
-		msgs := checkFinal(t, r, testMeta)
-		id := r.cell.ID()
-		var f frontend
-		ref := markdown.New().NewIncremental()
-		fed, scripts, containers := 0, 0, 0
+		name string
+		tps  float64
+		ack  bool
+		lose bool // the page misses the first script sent after 10 s
+	}{{"acked", 50, true, false}, {"no comms", 200, false, false}, {"lost script", 50, true, true}} {
+		lose := func() func(msg) bool {
+			done := false
+			return func(m msg) bool {
+				if !c.lose || done || strings.HasPrefix(m.d.DisplayID, "gonbchat-") || m.at.Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) < 10*time.Second {
+					return false
+				}
+				done = true
+				return true
+			}
+		}
+		r := simulate(t, src, splitDeltas(src, 7), c.tps, modeAppend, time.Second, withPage(c.ack, ackDelay),
+			func(_ *config, r *simResult) { r.rec.page.drop = lose() })
+		msgs := checkFinal(t, r)
+		aw := r.cell.w.(*appendWriter)
+		jsID := aw.jsID
+		// Replay the messages into a page like the one that answered, checking it after each.
+		f := &frontend{t: t, drop: lose()}
+		scripts, containers, lostAt, rebuiltAt := 0, 0, -1, -1
 		for i, m := range msgs[:len(msgs)-1] {
-			f.apply(t, id, m)
-			if m.d.DisplayID == id+"-js" {
+			f.apply(m)
+			if m.d.DisplayID == jsID {
 				scripts++
+				if lostAt < 0 && f.applied < scripts {
+					lostAt = i
+				}
 			} else if f.inDOM {
 				containers++
-			}
-			if i == 0 || !f.inDOM {
-				continue // thinking indicator, final update
-			}
-			if m.covered > fed {
-				ref.Append(src[fed:m.covered])
-				fed = m.covered
-			}
-			want := ref.HTML()
-			if c.safety == time.Hour {
-				if got := f.visible(); got != want {
-					t.Fatalf("%+v: after message %d (%d bytes) the frontend shows\n%.300q\nwant\n%.300q", c, i, m.covered, got, want)
+				if lostAt >= 0 && rebuiltAt < 0 {
+					rebuiltAt = i
 				}
-			} else if i%25 != 0 && m.d.DisplayID != id && msgs[i-1].d.DisplayID != id {
-				continue // the text check is slow under -race: containers, the script after each, and a sample
-			} else if got, want := textContent(f.visible()), textContent(want); got != want {
-				j := 0
-				for j < len(got) && j < len(want) && got[j] == want[j] {
-					j++
-				}
-				t.Fatalf("%+v: after message %d (%d bytes) the frontend shows the text\n…%.300q\nwant\n…%.300q", c, i, m.covered, got[max(j-50, 0):], want[max(j-50, 0):])
+			}
+			if i == 0 || !f.inDOM || lostAt >= 0 && rebuiltAt < 0 {
+				continue // thinking indicator; a page out of step
+			}
+			if got, want := f.visible(), renderer().RenderPlain(src[:m.covered]); got != want {
+				t.Fatalf("%s: after message %d (%d bytes) the page shows\n%.300q\nwant\n%.300q", c.name, i, m.covered, got, want)
 			}
 		}
-		if c.safety == time.Hour {
-			if got, want := f.visible(), Render(src); got != want {
-				t.Errorf("%+v: the streamed result differs from the full render", c)
+		if got, want := f.visible(), render(src); got != want {
+			// The final update is the main display's last message: the page shows it.
+			f.apply(msgs[len(msgs)-2])
+			if got = f.visible(); got != want {
+				t.Errorf("%s: the page does not end on the full render", c.name)
 			}
-			if containers != 1 {
-				t.Errorf("%+v: %d containers sent, want 1", c, containers)
-			}
-		} else if containers < 3 {
-			t.Errorf("%+v: only %d containers: is the safety net on?", c, containers)
+		}
+		switch {
+		case c.name == "acked" && (containers != 1 || aw.acks != 1):
+			t.Errorf("%s: %d containers, %d answers: want the first container only, then one ok", c.name, containers, aw.acks)
+		case c.name == "no comms" && containers < 3:
+			t.Errorf("%s: only %d containers: is the safety net on?", c.name, containers)
+		case c.name == "lost script" && (lostAt < 0 || rebuiltAt < 0 || containers != 2 || aw.acks != 3):
+			t.Errorf("%s: lost at message %d, rebuilt at %d, %d containers, %d answers: want one rebuild after ok, stale, then ok",
+				c.name, lostAt, rebuiltAt, containers, aw.acks)
 		}
 		if scripts < 10 {
-			t.Errorf("%+v: only %d scripts", c, scripts)
+			t.Errorf("%s: only %d scripts", c.name, scripts)
 		}
-		// The final full update replaces the container; the script output is emptied last.
+		// The final full update replaces the container; the script display is emptied last.
 		last := msgs[len(msgs)-1]
-		if last.d.DisplayID != id+"-js" || htmlOf(t, last) != "" {
-			t.Errorf("%+v: the script display is not emptied at the end", c)
+		if last.d.DisplayID != jsID || htmlOf(t, last) != "" {
+			t.Errorf("%s: the script display is not emptied at the end", c.name)
 		}
 		if lag := r.maxLag(250 * time.Millisecond); lag > 250*time.Millisecond {
-			t.Errorf("%+v: max lag %v", c, lag)
+			t.Errorf("%s: max lag %v", c.name, lag)
 		}
+	}
+}
+
+// applyFunc, run by node on a minimal DOM, does to the container what the Go mirror in
+// sim_test.go (frontend) does, answers included: on a stream with a lost script.
+func TestApplyFuncInNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node")
+	}
+	src := shortDoc + shortDoc + "> 引用 `x` 😀\n"
+	lost := func() func(msg) bool {
+		n := 0
+		return func(m msg) bool {
+			if strings.HasPrefix(m.d.DisplayID, "gc") {
+				n++
+			}
+			return n == 6 && strings.HasPrefix(m.d.DisplayID, "gc")
+		}
+	}
+	var said []string
+	r := simulate(t, src, splitDeltas(src, 3), 20, modeAppend, 0, withSafety(time.Second), withPage(true, 0),
+		func(_ *config, r *simResult) {
+			r.rec.page.drop = lost()
+			tell := r.rec.page.tell
+			r.rec.page.tell = func(k, st string) { said = append(said, st); tell(k, st) }
+		})
+	msgs := r.rec.messages()
+	key := r.nb().key
+	// The JavaScript page: one container element whose last child is the tail element.
+	var js strings.Builder
+	js.WriteString(`const out = {blocks: "", said: []}, tail = {dataset: {}, set innerHTML(h) { out.tail = h },
+  insertAdjacentHTML(where, h) { if (where !== "beforebegin") throw where; out.blocks += h }};
+const cont = {lastElementChild: tail};
+globalThis.window = globalThis; globalThis.self = globalThis;
+globalThis.document = {getElementById: id => id === "gonbchat-` + key + `" && out.inDOM ? cont : null};
+globalThis.gonb_comm = {send: (a, v) => out.said.push([a, v])};
+`)
+	f := &frontend{t: t, drop: lost()}
+	for _, m := range msgs[:len(msgs)-2] { // up to the final update
+		f.apply(m)
+		h := htmlOf(t, m)
+		body := func(script string) string {
+			i, j := strings.Index(h, "<script>"), strings.Index(h, "</script>")
+			if i < 0 || j < i {
+				t.Fatalf("no script in %.200q", h)
+			}
+			return h[i+len("<script>") : j]
+		}
+		switch {
+		case f.drop != nil && strings.HasPrefix(m.d.DisplayID, "gc") && f.js != h:
+			// lost by the page (the mirror did not take it either)
+		case m.d.DisplayID == r.nb().id && f.inDOM:
+			fmt.Fprintf(&js, "out.inDOM = true; out.blocks = %s; out.tail = %s; tail.dataset = {v: %q}; delete tail.gcH; delete cont.gcS;\n%s\n",
+				jsonString(f.blocks.String()), jsonString(f.tail), strconv.Itoa(f.tailV), body(h))
+		case m.d.DisplayID == r.nb().id:
+			js.WriteString("out.inDOM = false;\n")
+		default:
+			js.WriteString(body(h) + "\n")
+		}
+	}
+	js.WriteString("process.stdout.write(JSON.stringify(out));\n")
+	out, err := exec.Command(node, "-e", js.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	var got struct {
+		Blocks, Tail string
+		Said         [][2]string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node printed %.300q: %v", out, err)
+	}
+	if got.Blocks+got.Tail != f.visible() {
+		t.Errorf("the page shows\n%q\nthe mirror\n%q", got.Blocks+got.Tail, f.visible())
+	}
+	if want := renderer().RenderPlain(src[:msgs[len(msgs)-3].covered]); f.visible() != want {
+		t.Errorf("the mirror shows\n%q\nwant\n%q", f.visible(), want)
+	}
+	var gotSaid []string
+	for _, s := range got.Said {
+		if s[0] != ackAddress || !strings.HasPrefix(s[1], key+" ") {
+			t.Errorf("the page said %q to %q", s[1], s[0])
+		}
+		gotSaid = append(gotSaid, strings.TrimPrefix(s[1], key+" "))
+	}
+	if !reflect.DeepEqual(gotSaid, said) || !reflect.DeepEqual(said, []string{"ok", "stale", "ok"}) {
+		t.Errorf("the page said %v, the mirror %v, want ok, stale, ok", gotSaid, said)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// A page's answers for another cell, or that make no sense, change nothing.
+func TestAppendIgnoresOtherAnswers(t *testing.T) {
+	rec := &recorder{clock: newSimClock()}
+	c := newCell(config{sink: rec, clock: rec.clock, mode: modeAppend})
+	aw := c.w.(*appendWriter)
+	f := rec.listeners[ackAddress]
+	if f == nil {
+		t.Fatal("append mode does not listen to the page")
+	}
+	for _, v := range []string{"", "ok", "other ok", aw.key, aw.key + " maybe", aw.key + "x ok"} {
+		f(v)
+	}
+	if aw.acked || aw.acks != 0 {
+		t.Errorf("acked %v after %d answers, want none", aw.acked, aw.acks)
+	}
+	f(aw.key + " ok")
+	if !aw.acked {
+		t.Error("not acked by its own ok")
+	}
+	if rec := (&recorder{}); newCell(config{sink: rec, mode: modeReplace}) != nil && rec.listeners != nil {
+		t.Error("replace mode listens to the page")
 	}
 }
 
 func TestTailDiff(t *testing.T) {
-	old := "<p>第一段😀的开头，还有更多的文字在这里</p>\n"
-	new := "<p>第一段😀的开头，还有更多的文字在这里和后面的</p>\n"
-	p, s := tailDiff(old, new, false)
-	u := utf16.Encode([]rune(old))
-	if got := string(utf16.Decode(u[:p])) + s; got != new || p < 10 {
-		t.Errorf("tailDiff: p=%d s=%q gives %q", p, s, got)
+	apply := func(old string, p, q int, s string) string {
+		if p < 0 {
+			return s
+		}
+		u := utf16.Encode([]rune(old))
+		return string(utf16.Decode(u[:p])) + s + string(utf16.Decode(u[len(u)-q:]))
 	}
-	if p, s := tailDiff(old, new, true); p != -1 || s != new {
-		t.Errorf("full tailDiff: %d %q", p, s)
+	for _, c := range []struct{ old, new string }{
+		{"<p>第一段😀的开头</p>\n", "<p>第一段😀的开头，还有😀更多</p>\n"}, // grows inside the element
+		{"<p>a</p>", "<h1>a</h1>"}, // little in common
+		{"<ul>\n<li>一</li>\n</ul>\n", "<ul>\n<li>一</li>\n<li>二</li>\n</ul>\n"}, // a new item
+		{"<p>é</p>", "<p>è</p>"}, // runes sharing their first byte
+		{"<p>ab</p>", "<p>ab</p><p>c</p>"},
+		{"", "<p>x</p>"},
+		{"<p>x</p>", ""},
+	} {
+		p, q, s := tailDiff(c.old, c.new, false)
+		if got := apply(c.old, p, q, s); got != c.new {
+			t.Errorf("tailDiff(%q, %q) = %d, %d, %q: gives %q", c.old, c.new, p, q, s, got)
+		}
+		if !utf8.ValidString(s) {
+			t.Errorf("tailDiff(%q, %q) cuts a rune: %q", c.old, c.new, s)
+		}
 	}
-	if p, s := tailDiff("<p>a</p>", "<h1>a</h1>", false); p != -1 || s != "<h1>a</h1>" {
-		t.Errorf("short common prefix: %d %q", p, s)
+	old, new := "<p>第一段的开头</p>\n", "<p>第一段的开头，还有更多</p>\n"
+	if p, q, s := tailDiff(old, new, false); s != "，还有更多" || p != 9 || q != 5 {
+		t.Errorf("tailDiff sends %q (keeps %d and %d): want only the new text", s, p, q)
+	}
+	if p, q, s := tailDiff(old, new, true); p != -1 || q != 0 || s != new {
+		t.Errorf("full tailDiff: %d %d %q", p, q, s)
 	}
 }
 
 // The wire budget of the issue, in simulated time: deterministic, so a regression fails here.
+// Append mode is measured with a page that runs the scripts and answers over comms (the live
+// case), and without an answer (no comms, or no JavaScript: the safety net stays on).
+//
+// Acknowledged append mode is near its floor: the final update (the highlighted render and the
+// source, which the saved notebook needs) is 0.318% of the seed's bytes by itself; at 50 tokens/s
+// the 250 ms lag bound then takes ~355 scripts of ~150 bytes of GoNB envelope and call each, and
+// the answer's plain HTML, once (0.20% together).
 func TestWireBudget(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("streams the long document four times (deterministic: run without -race)")
+		t.Skip("streams the long document six times (deterministic: run without -race)")
 	}
 	src := streamDoc(t)
 	deltas := splitDeltas(src, 1)
 	seed := float64(seedWire(deltas))
 	for _, c := range []struct {
-		mode  Mode
+		name  string
+		mode  mode
 		tps   float64
 		ratio float64
-	}{{Replace, 50, 0.15}, {Replace, 200, 0.04}, {Append, 50, 0.02}, {Append, 200, 0.02}} {
-		if c.mode == Append && !rendererCommits(src) {
-			t.Logf("%v %v tps: skipped, display/markdown commits no blocks yet (append sends the whole tail)", c.mode, c.tps)
+		opts  []simOpt
+	}{
+		{"replace", modeReplace, 50, 0.15, nil},
+		{"replace", modeReplace, 200, 0.04, nil},
+		{"append", modeAppend, 50, 0.0053, []simOpt{withPage(true, ackDelay)}},
+		{"append", modeAppend, 200, 0.0045, []simOpt{withPage(true, ackDelay)}},
+		{"append-noack", modeAppend, 50, 0.012, nil},
+		{"append-noack", modeAppend, 200, 0.007, nil},
+	} {
+		if c.mode == modeAppend && !rendererCommits(src) {
+			t.Logf("%s %v tps: skipped, display/markdown commits no blocks yet (append sends the whole tail)", c.name, c.tps)
 			continue
 		}
-		r := simulate(t, src, deltas, c.tps, c.mode, 0, testMeta)
+		r := simulate(t, src, deltas, c.tps, c.mode, 0, c.opts...)
 		got := float64(r.wire()) / seed
-		t.Logf("%v %v tps: %d messages, wire %.0f B = %.2f%% of seed %.0f B, lag %v", c.mode, c.tps, len(r.rec.messages()), float64(r.wire()), 100*got, seed, r.maxLag(250*time.Millisecond))
+		t.Logf("%s %v tps: %d messages, wire %.0f B = %.3f%% of seed %.0f B, lag %v", c.name, c.tps, len(r.rec.messages()), float64(r.wire()), 100*got, seed, r.maxLag(250*time.Millisecond))
 		if got > c.ratio {
-			t.Errorf("%v %v tps: wire is %.2f%% of the seed's, budget %.0f%%", c.mode, c.tps, 100*got, 100*c.ratio)
+			t.Errorf("%s %v tps: wire is %.3f%% of the seed's, budget %.2f%%", c.name, c.tps, 100*got, 100*c.ratio)
 		}
 		if lag := r.maxLag(250 * time.Millisecond); lag > 250*time.Millisecond {
-			t.Errorf("%v %v tps: max lag %v", c.mode, c.tps, lag)
+			t.Errorf("%s %v tps: max lag %v", c.name, c.tps, lag)
 		}
 	}
 }
 
-func TestJSString(t *testing.T) {
-	for in, want := range map[string]string{
-		`</script><script>alert(1)</script>`: `"<\/script><script>alert(1)<\/script>"`,
-		"<!-- x -->":                         `"<\!-- x -->"`,
-		"a\"b\\c\n\u2028你":                   `"a\"b\\c\n\u2028你"`,
-		"<p>&amp;</p>":                       `"<p>&amp;<\/p>"`,
-	} {
-		if got := jsString(in); got != want {
-			t.Errorf("jsString(%q) = %s, want %s", in, got, want)
+// jsTemplate's literals read back, in JavaScript, as the strings they were made of, and hold
+// nothing the HTML parser would act on inside a script element.
+func TestJSTemplate(t *testing.T) {
+	in := []string{
+		"", "plain 中文 😀", "a`b", "${x}", "$ {x}", "$${", `back\slash\`, "\\x3c", "</script><script>alert(1)</script>",
+		"<!-- x -->", "<p>&amp;</p>", "cr\r\nlf\ttab\x00nul\x7f\x1b", "\u2028\u2029", "`${`\\`",
+	}
+	var lits []string
+	for _, s := range in {
+		l := jsTemplate(s)
+		if strings.ContainsAny(l, "<>&") || strings.ContainsRune(l, 0) || strings.Contains(l, "\r") {
+			t.Errorf("jsTemplate(%q) = %s: holds characters the HTML parser acts on", s, l)
+		}
+		lits = append(lits, l)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node to evaluate the literals")
+	}
+	out, err := exec.Command(node, "-e", "process.stdout.write(JSON.stringify(["+strings.Join(lits, ",")+"]))").Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var got []string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node printed %q: %v", out, err)
+	}
+	if !reflect.DeepEqual(got, in) {
+		for i := range in {
+			if i < len(got) && got[i] != in[i] {
+				t.Errorf("jsTemplate(%q) = %s reads back as %q", in[i], lits[i], got[i])
+			}
 		}
 	}
 }
 
-func TestAutoMode(t *testing.T) {
-	t.Setenv(EnvMode, "")
-	if m := NewCell(WithSink(&recorder{})).Mode(); m != Replace {
-		t.Errorf("auto with a test sink: %v", m)
-	}
-	// This test's kernel is no Jupyter server, so nothing would run the scripts: replace, as
-	// under nbconvert or a jupyter_client script (kernelenv tests the live-server case).
-	if m := NewCell(WithSink(gonbSink{})).Mode(); m != Replace {
-		t.Errorf("auto in a GoNB session not started by a Jupyter server: %v", m)
-	}
-	t.Setenv(EnvMode, "replace")
-	if m := NewCell(WithSink(gonbSink{})).Mode(); m != Replace {
-		t.Errorf("GONBCHAT_DISPLAY=replace: %v", m)
-	}
-	t.Setenv(EnvMode, "append")
-	if m := NewCell(WithSink(&recorder{})).Mode(); m != Append {
-		t.Errorf("GONBCHAT_DISPLAY=append: %v", m)
-	}
-	if m := NewCell(WithSink(&recorder{}), WithMode(Replace)).Mode(); m != Replace {
-		t.Errorf("explicit Replace under GONBCHAT_DISPLAY=append: %v", m)
-	}
+// fakeTerminal renders only to the writer it claims (a terminal), recording what it got.
+type fakeTerminal struct{ tty io.Writer }
+
+type fakeStream struct {
+	w      io.Writer
+	closed bool
 }
 
-func TestWriterPlain(t *testing.T) {
-	var b bytes.Buffer
-	c := NewCell(WithWriter(&b))
-	for _, d := range splitDeltas(shortDoc[:len(shortDoc)-1], 3) {
-		c.Write(d)
+func (f fakeTerminal) NewStream(w io.Writer) TermStream {
+	if w != f.tty {
+		return nil
 	}
-	c.Close(testMeta.m())
-	if b.String() != shortDoc {
-		t.Errorf("plain output %q", b.String())
+	return &fakeStream{w: w}
+}
+
+func (s *fakeStream) Write(d string) { io.WriteString(s.w, "["+d+"]") }
+func (s *fakeStream) Close()         { s.closed = true; io.WriteString(s.w, "<end>") }
+
+// Outside a notebook the registered terminal is offered the output: it renders what it calls
+// a terminal, and everything else is written plain.
+func TestTextOutput(t *testing.T) {
+	var tty, pipe bytes.Buffer
+	old := registeredTerminal()
+	RegisterTerminal(fakeTerminal{tty: &tty})
+	defer RegisterTerminal(old)
+	for _, out := range []*bytes.Buffer{&tty, &pipe} {
+		c := newCell(config{out: out})
+		c.Write("# 标题")
+		c.Write("\n正文")
+		c.CutShort()
+		c.Close(testMeta)
+		c.Write("late")
+	}
+	if got, want := tty.String(), "[# 标题][\n正文]<end>"; got != want {
+		t.Errorf("terminal output %q, want %q", got, want)
+	}
+	if got, want := pipe.String(), "# 标题\n正文\n"; got != want {
+		t.Errorf("plain output %q, want %q", got, want)
 	}
 }
 
 // Writes, timer flushes and Close from several goroutines on the real clock (run with -race).
 func TestConcurrentRealClock(t *testing.T) {
-	for _, mode := range []Mode{Replace, Append} {
+	for _, mode := range []mode{modeReplace, modeAppend} {
 		rec := &recorder{}
-		c := NewCell(WithSink(rec), WithMode(mode), WithInterval(time.Millisecond), WithMaxLag(2*time.Millisecond))
+		c := newCell(config{sink: rec, mode: mode, interval: time.Millisecond, maxLag: 2 * time.Millisecond})
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Add(1)
@@ -351,17 +553,18 @@ func TestConcurrentRealClock(t *testing.T) {
 					if i%50 == g {
 						time.Sleep(time.Millisecond)
 					}
-					_ = c.Text()
-					_ = c.Stats()
+					c.mu.Lock()
+					_ = nbOf(c).inc.Source()
+					c.mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
-		c.Close(testMeta.m())
+		c.Close(testMeta)
 		time.Sleep(5 * time.Millisecond) // a late timer must not send after Close
 		msgs := rec.messages()
 		final := msgs[len(msgs)-1]
-		if mode == Append {
+		if mode == modeAppend {
 			final = msgs[len(msgs)-2]
 		}
 		if final.d.Data[protocol.MIMETextPlain] != strings.Repeat("字", 800) {

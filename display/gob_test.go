@@ -3,21 +3,44 @@ package display
 import (
 	"bytes"
 	"encoding/gob"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
-// The final update's metadata must survive the gob pipe to GoNB.
+// The final update's metadata must survive the gob pipe to GoNB, whatever the caller put in it:
+// a type gob does not know would close the pipe.
 func TestMetadataEncodesOverGonbPipe(t *testing.T) {
-	sink := &recordSinkForGob{}
-	c := NewCell(WithSink(sink))
-	c.Write("**流冰**")
-	c.Close(Meta{Model: "m", ResponseID: "resp_1", InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Source: "offline"}.m())
-	if len(sink.msgs) == 0 {
-		t.Fatal("no messages")
+	type point struct{ X, Y int }
+	for _, meta := range []map[string]any{
+		testMeta,
+		{"counts": map[string]int{"a": 1}, "ids": []string{"x"}, "at": point{1, 2}, "n": int32(7)},
+		{"bad": make(chan int), "fine": "yes"},
+	} {
+		rec := &recorder{}
+		c := newCell(config{sink: rec})
+		c.Write("**流冰**")
+		c.Close(meta)
+		msgs := rec.messages()
+		last := msgs[len(msgs)-1].d
+		if h, _ := last.Data["text/html"].(string); !strings.Contains(h, "流冰") {
+			t.Errorf("the final update lacks the text: %q", h)
+		}
+		g := last.Metadata["gonbchat"].(map[string]any)
+		if _, bad := meta["bad"]; bad {
+			if e, _ := g["meta_error"].(string); !strings.Contains(e, "chan") || g["fine"] != nil {
+				t.Errorf("metadata that JSON cannot encode: %v, want only a meta_error about it", g)
+			}
+		} else if _, ok := meta["at"]; ok && !reflect.DeepEqual(g["at"], map[string]any{"X": 1.0, "Y": 2.0}) {
+			t.Errorf("a struct in the metadata: %v", g["at"])
+		}
+		gobRoundTrip(t, last)
 	}
-	last := sink.msgs[len(sink.msgs)-1]
+}
+
+func gobRoundTrip(t *testing.T, last *protocol.DisplayData) {
 	if len(last.Metadata) == 0 {
 		t.Fatal("the final update has no metadata")
 	}
@@ -33,7 +56,3 @@ func TestMetadataEncodesOverGonbPipe(t *testing.T) {
 		t.Errorf("metadata changed over gob: %v vs %v", back.Metadata, last.Metadata)
 	}
 }
-
-type recordSinkForGob struct{ msgs []*protocol.DisplayData }
-
-func (r *recordSinkForGob) Send(d *protocol.DisplayData) { r.msgs = append(r.msgs, d) }

@@ -2,6 +2,7 @@ package display
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"math/rand/v2"
 	"os"
@@ -43,7 +44,7 @@ func (c *simClock) Now() time.Time {
 	return c.now
 }
 
-func (c *simClock) AfterFunc(d time.Duration, f func()) Timer {
+func (c *simClock) AfterFunc(d time.Duration, f func()) timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -101,23 +102,50 @@ type msg struct {
 	wire    int // bytes of the iopub content as GoNB encodes it
 }
 
-// recorder is a Sink that records messages with the simulated time and how much of the source
-// had been written.
+// recorder is a sink that records messages with the simulated time and how much of the source
+// had been written. With a page, it also shows them there as they are sent.
 type recorder struct {
-	mu      sync.Mutex
-	clock   *simClock
-	covered int
-	msgs    []msg
+	mu        sync.Mutex
+	clock     *simClock
+	covered   int
+	msgs      []msg
+	page      *frontend
+	listeners map[string]func(string) // what the cell listens to, by address
 }
 
-func (r *recorder) Send(d *protocol.DisplayData) {
+func (r *recorder) sync() {}
+
+func (r *recorder) listen(address string, f func(string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.listeners == nil {
+		r.listeners = map[string]func(string){}
+	}
+	r.listeners[address] = f
+}
+
+func (r *recorder) send(d *protocol.DisplayData) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var at time.Time
 	if r.clock != nil {
 		at = r.clock.Now()
 	}
-	r.msgs = append(r.msgs, msg{at: at, covered: r.covered, d: d, wire: wireSize(d)})
+	m := msg{at: at, covered: r.covered, d: d, wire: wireSize(d)}
+	r.msgs = append(r.msgs, m)
+	if r.page != nil {
+		r.page.apply(m)
+	}
+}
+
+// pageSays delivers the page's message to the cell after delay (simulated time), as GoNB's comms
+// would, if the cell listens to address.
+func (r *recorder) pageSays(address, value string, delay time.Duration) {
+	f := r.listeners[address] // r.mu is held: the page speaks from send
+	if f == nil {
+		return
+	}
+	r.clock.AfterFunc(delay, func() { f(value) })
 }
 
 func (r *recorder) setCovered(n int) {
@@ -210,22 +238,67 @@ func streamDoc(tb testing.TB) string {
 
 // simResult is one simulated stream.
 type simResult struct {
-	cell    *Cell
-	rec     *recorder
-	src     string
-	deltas  []string
-	arrive  []time.Time // arrival of each delta
-	ends    []int       // source offset after each delta
-	closeAt time.Time
+	t        testing.TB
+	cell     *Cell
+	rec      *recorder
+	src      string
+	deltas   []string
+	arrive   []time.Time // arrival of each delta
+	ends     []int       // source offset after each delta
+	closeAt  time.Time
+	cutShort bool
+	meta     map[string]any
 }
 
-// simulate streams deltas at tps deltas per second into a cell in mode, on a simulated clock,
-// and closes it right after the last delta (plus linger of quiet time).
-func simulate(t testing.TB, src string, deltas []string, tps float64, mode Mode, linger time.Duration, meta Meta, opts ...Option) *simResult {
+// nb is the cell's notebook writer.
+func (r *simResult) nb() *notebook { return nbOf(r.cell) }
+
+func nbOf(c *Cell) *notebook {
+	switch w := c.w.(type) {
+	case *replaceWriter:
+		return w.notebook
+	case *appendWriter:
+		return w.notebook
+	}
+	panic(fmt.Sprintf("not a notebook cell: %T", c.w))
+}
+
+// simOpt changes how simulate makes and ends the cell.
+type simOpt func(*config, *simResult)
+
+// withSafety sets the safety-net interval of append mode.
+func withSafety(d time.Duration) simOpt { return func(c *config, _ *simResult) { c.safety = d } }
+
+// cutShort ends the reply as cut short.
+func cutShort() simOpt { return func(_ *config, r *simResult) { r.cutShort = true } }
+
+// withPage shows the messages in a page that runs the scripts (a frontend); when ack is set,
+// the page answers over comms, delay later, as applyFunc does.
+func withPage(ack bool, delay time.Duration) simOpt {
+	return func(_ *config, r *simResult) {
+		r.rec.page = &frontend{t: r.t}
+		if ack {
+			r.rec.page.tell = func(key, state string) { r.rec.pageSays(ackAddress, key+" "+state, delay) }
+		}
+	}
+}
+
+// ackDelay is how long the page's answer takes to reach the cell in the simulations: a comms
+// round trip through the browser, the Jupyter server and GoNB.
+const ackDelay = 200 * time.Millisecond
+
+// simulate streams deltas at tps deltas per second into a cell in mode m, on a simulated clock,
+// and closes it with testMeta right after the last delta (plus linger of quiet time).
+func simulate(t testing.TB, src string, deltas []string, tps float64, m mode, linger time.Duration, opts ...simOpt) *simResult {
 	clk := newSimClock()
 	rec := &recorder{clock: clk}
-	c := NewCell(append([]Option{WithSink(rec), WithClock(clk), WithMode(mode)}, opts...)...)
-	r := &simResult{cell: c, rec: rec, src: src, deltas: deltas}
+	cfg := config{sink: rec, clock: clk, mode: m}
+	r := &simResult{t: t, rec: rec, src: src, deltas: deltas, meta: testMeta}
+	for _, o := range opts {
+		o(&cfg, r)
+	}
+	c := newCell(cfg)
+	r.cell = c
 	start := clk.Now()
 	step := time.Duration(float64(time.Second) / tps)
 	off := 0
@@ -240,7 +313,10 @@ func simulate(t testing.TB, src string, deltas []string, tps float64, mode Mode,
 	}
 	clk.Advance(linger)
 	r.closeAt = clk.Now()
-	c.Close(meta.m())
+	if r.cutShort {
+		c.CutShort()
+	}
+	c.Close(r.meta)
 	return r
 }
 
@@ -281,7 +357,7 @@ func (r *simResult) maxLag(bound time.Duration) time.Duration {
 			for q := j; q < len(msgs) && !msgs[q].at.After(at.Add(bound)); q++ {
 				seen = max(seen, msgs[q].covered)
 			}
-			if seen < r.ends[i] && Render(r.src[:seen]) == Render(r.src[:r.ends[i]]) {
+			if seen < r.ends[i] && render(r.src[:seen]) == render(r.src[:r.ends[i]]) {
 				lag = 0
 			}
 		}
@@ -290,34 +366,46 @@ func (r *simResult) maxLag(bound time.Duration) time.Duration {
 	return worst
 }
 
-// frontend applies a cell's messages the way a JavaScript-running notebook would.
+// frontend applies a cell's messages the way a JavaScript-running notebook page would: it
+// mirrors applyFunc, and answers "ok" and "stale" as it does when tell is set.
 type frontend struct {
+	t       testing.TB
+	tell    func(key, state string)
+	id      string // the main display (the first message's)
 	main    string // the main display's text/html
 	inDOM   bool   // the append-mode container is in the DOM
-	defined bool   // gonbchat_v1 is defined
-	n       int
+	defined bool   // gonbchat_v2 is defined
 	blocks  strings.Builder
 	tail    string
 	tailV   int
-	tailH   bool // the tail element has gonbchatH
+	tailH   bool   // the tail element has gcH
+	said    string // the container's gcS
 	js      string
+	drop    func(m msg) bool // the page misses m (a lost message)
+	applied int              // scripts that changed the container
 }
 
-func (f *frontend) apply(t testing.TB, id string, m msg) {
+func (f *frontend) apply(m msg) {
+	t := f.t
+	if f.id == "" {
+		f.id = m.d.DisplayID
+	}
+	if f.drop != nil && f.drop(m) {
+		return
+	}
+	id := f.id
 	h, _ := m.d.Data[protocol.MIMETextHTML].(string)
 	switch m.d.DisplayID {
 	case id:
 		f.main = h
 		f.inDOM = false
-		head := `<div id="` + id + `" class="gonbchat-reply" data-n="`
-		def := `"><script>` + applyFunc + `</script>`
+		key := strings.TrimPrefix(id, "gonbchat-")
+		head := `<div id="` + id + `" class="gonbchat-reply">` + defineScript(key)
 		const tailOpen = `<div class="gonbchat-tail" data-v="`
 		const tailOpen2 = `" style="display:contents">`
 		if rest, ok := strings.CutPrefix(h, head); ok {
-			q := strings.Index(rest, def)
-			n, err := strconv.Atoi(rest[:max(q, 0)])
 			ti := strings.LastIndex(rest, tailOpen)
-			if q < 0 || err != nil || ti < 0 || !strings.HasSuffix(rest, `</div></div>`) {
+			if ti < 0 || !strings.HasSuffix(rest, `</div></div>`) {
 				t.Fatalf("bad container %.300q", h)
 			}
 			vs, tail, ok := strings.Cut(strings.TrimSuffix(rest[ti+len(tailOpen):], `</div></div>`), tailOpen2)
@@ -325,42 +413,52 @@ func (f *frontend) apply(t testing.TB, id string, m msg) {
 			if !ok || err != nil {
 				t.Fatalf("bad tail element in %.300q", h)
 			}
-			f.inDOM, f.defined, f.n = true, true, n
+			f.inDOM, f.defined, f.said = true, true, ""
 			f.blocks.Reset()
-			f.blocks.WriteString(rest[q+len(def) : ti])
+			f.blocks.WriteString(rest[:ti])
 			f.tail, f.tailV, f.tailH = tail, v, false
+		} else if strings.Contains(h, "gonbchat-reply") {
+			t.Fatalf("container not understood: %.300q", h)
 		}
-	case id + "-js":
+	case "gc" + strings.TrimPrefix(id, "gonbchat-"):
 		f.js = h
 		if h == "" {
 			return
 		}
-		define, cid, k, b, v, p, s := parseScript(t, h)
-		f.defined = f.defined || define
-		if !f.defined || cid != id || !f.inDOM {
+		key, v, p, q, c, s := parseScript(t, h)
+		if !f.defined || "gonbchat-"+key != id || !f.inDOM {
 			return // nothing to call, or getElementById finds nothing
 		}
-		for i, s := range b {
-			if k+i == f.n {
-				f.blocks.WriteString(s)
-				f.n++
-			}
-		}
-		if k+len(b) != f.n || p >= 0 && (f.tailV != v-1 || !f.tailH) {
+		if p >= 0 && (f.tailV != v-1 || !f.tailH) {
+			f.say(key, "stale")
 			return
 		}
+		u := utf16.Encode([]rune(f.tail))
+		var nu []uint16
 		if p < 0 {
-			f.tail = s
+			nu = utf16.Encode([]rune(s))
 		} else {
-			u := utf16.Encode([]rune(f.tail))
-			if p > len(u) {
-				t.Fatalf("tail prefix %d beyond %d units", p, len(u))
+			if p+q > len(u) {
+				t.Fatalf("tail prefix %d and suffix %d beyond %d units", p, q, len(u))
 			}
-			f.tail = string(utf16.Decode(u[:p])) + s
+			nu = append(append(append([]uint16(nil), u[:p]...), utf16.Encode([]rune(s))...), u[len(u)-q:]...)
 		}
-		f.tailV, f.tailH = v, true
+		if c > len(nu) {
+			t.Fatalf("commit of %d units beyond %d", c, len(nu))
+		}
+		f.blocks.WriteString(string(utf16.Decode(nu[:c])))
+		f.tail, f.tailV, f.tailH = string(utf16.Decode(nu[c:])), v, true
+		f.applied++
+		f.say(key, "ok")
 	default:
 		t.Fatalf("message to unknown display id %q", m.d.DisplayID)
+	}
+}
+
+func (f *frontend) say(key, state string) {
+	if f.tell != nil && f.said != state {
+		f.said = state
+		f.tell(key, state)
 	}
 }
 
@@ -380,42 +478,75 @@ func textContent(h string) string {
 	return strings.Join(strings.Fields(html.UnescapeString(tagRE.ReplaceAllString(h, ""))), " ")
 }
 
-// parseScript reads back the arguments of an appendScript.
-func parseScript(t testing.TB, s string) (define bool, id string, k int, blocks []string, v, p int, tail string) {
-	rest, ok := strings.CutPrefix(s, "<script>")
+// parseScript reads back the arguments of an appendScript, checking that nothing in it can end
+// the script element or start an HTML comment.
+func parseScript(t testing.TB, s string) (key string, v, p, q, c int, tail string) {
+	rest, ok := strings.CutPrefix(s, "<script>self.gc")
 	if !ok || !strings.HasSuffix(rest, ")</script>") {
 		t.Fatalf("not an append script: %.200q", s)
 	}
-	rest, define = strings.CutPrefix(rest, applyFunc)
-	rest, ok = strings.CutPrefix(rest, "window.gonbchat_v1&&gonbchat_v1(")
+	rest = strings.TrimSuffix(rest, ")</script>")
+	if strings.Contains(rest, "<") {
+		t.Fatalf("script data has a '<': %.200q", s)
+	}
+	key, rest, ok = strings.Cut(rest, "?.(")
 	if !ok {
 		t.Fatalf("not an append script: %.200q", s)
 	}
-	rest = strings.TrimSuffix(rest, ")</script>")
-	if strings.Contains(rest, "</") || strings.Contains(rest, "<!--") {
-		t.Fatalf("script data can end the script element: %.200q", s)
-	}
-	rest = strings.ReplaceAll(rest, `<\!--`, `<!--`) // the one escape JSON lacks
-	// value decodes one JSON value at the start of rest, then expects the literal after it.
-	value := func(v any, after string) {
-		dec := json.NewDecoder(strings.NewReader(rest))
-		if err := dec.Decode(v); err != nil {
-			t.Fatalf("script: %v in %.200q", err, rest)
+	nums := func(s string) []int {
+		var out []int
+		for _, f := range strings.Split(strings.Trim(s, ","), ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatalf("script: bad number %q in %.200q", f, s)
+			}
+			out = append(out, n)
 		}
-		r, ok := strings.CutPrefix(rest[dec.InputOffset():], after)
-		if !ok {
-			t.Fatalf("script: want %q after value in %.200q", after, rest)
-		}
-		rest = r
+		return out
 	}
-	value(&id, `,`)
-	value(&k, `,`)
-	value(&blocks, `,`)
-	value(&v, `,`)
-	value(&p, `,`)
-	value(&tail, ``)
-	if rest != "" {
-		t.Fatalf("script: trailing %q", rest)
+	head, lit, ok := strings.Cut(rest, "`")
+	if !ok {
+		t.Fatalf("script without a template literal: %.200q", s)
+	}
+	if n := nums(head); len(n) != 2 {
+		t.Fatalf("script: want v,p before the text in %.200q", s)
+	} else {
+		v, p = n[0], n[1]
+	}
+	// The literal, up to its unescaped closing backtick.
+	var b strings.Builder
+	i := 0
+	for ; i < len(lit) && lit[i] != '`'; i++ {
+		if lit[i] != '\\' {
+			b.WriteByte(lit[i])
+			continue
+		}
+		i++
+		switch {
+		case i < len(lit) && strings.IndexByte("`\\$", lit[i]) >= 0:
+			b.WriteByte(lit[i])
+		case i+2 < len(lit) && lit[i] == 'x':
+			n, err := strconv.ParseUint(lit[i+1:i+3], 16, 8)
+			if err != nil {
+				t.Fatalf("script: bad escape in %.200q", s)
+			}
+			b.WriteByte(byte(n))
+			i += 2
+		default:
+			t.Fatalf("script: unexpected escape at %d in %.200q", i, s)
+		}
+	}
+	if i == len(lit) {
+		t.Fatalf("script: unterminated template literal in %.200q", s)
+	}
+	tail = b.String()
+	if more := lit[i+1:]; more != "" {
+		n := nums(more)
+		if len(n) > 2 {
+			t.Fatalf("script: too many arguments in %.200q", s)
+		}
+		n = append(n, 0, 0)
+		q, c = n[0], n[1]
 	}
 	return
 }

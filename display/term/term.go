@@ -1,5 +1,6 @@
 // Package term renders streamed replies in a terminal with glamour. Importing it registers it
-// with package display, which then uses it whenever standard output is a terminal:
+// with package display, which then offers it every reply and Markdown block it writes outside a
+// notebook; it renders those written to a terminal, and leaves the others plain:
 //
 //	import _ "github.com/gonbchat/gonbchat/display/term"
 //
@@ -37,30 +38,35 @@ type Terminal struct {
 // and the text is wrapped at the terminal's width.
 func New(opts ...glamour.TermRendererOption) *Terminal { return &Terminal{opts: opts} }
 
-// NewStream starts rendering one reply to w. When w is a terminal the raw text is shown as it
-// arrives; otherwise only the rendered blocks are written, as they are committed.
+// NewStream starts rendering one reply to w, or returns nil when w is not a terminal (package
+// display then writes the reply as plain text).
 func (t *Terminal) NewStream(w io.Writer) display.TermStream {
-	s := &stream{w: w, width: 80, height: 0, inc: markdown.New().NewIncremental()}
-	if f, ok := w.(*os.File); ok && xterm.IsTerminal(int(f.Fd())) {
-		s.tty = true
-		if wd, ht, err := xterm.GetSize(int(f.Fd())); err == nil && wd > 0 {
-			s.width, s.height = wd, ht
-		}
+	f, ok := w.(*os.File)
+	if !ok || !xterm.IsTerminal(int(f.Fd())) {
+		return nil
 	}
-	s.opts = t.opts
-	return s
+	width, height := 80, 0
+	if wd, ht, err := xterm.GetSize(int(f.Fd())); err == nil && wd > 0 {
+		width, height = wd, ht
+	}
+	return t.newStream(w, width, height)
 }
 
+// newStream renders to w as to a terminal width columns wide and height rows high (0: unknown).
+func (t *Terminal) newStream(w io.Writer, width, height int) *stream {
+	return &stream{w: w, width: width, height: height, opts: t.opts, inc: markdown.New().NewIncremental()}
+}
+
+// stream shows the raw text as it arrives, and replaces each committed block by its rendering.
 type stream struct {
 	mu            sync.Mutex
 	w             io.Writer
-	tty           bool
 	width, height int
 	opts          []glamour.TermRendererOption
 	r             *glamour.TermRenderer
 	inc           *markdown.Incremental
 	done          int    // bytes of the source rendered
-	raw           string // raw text on screen after the rendered part (tty only)
+	raw           string // raw text on screen after the rendered part
 	closed        bool
 }
 
@@ -71,10 +77,8 @@ func (s *stream) Write(delta string) {
 		return
 	}
 	s.inc.Append(delta)
-	if s.tty {
-		io.WriteString(s.w, delta)
-		s.raw += delta
-	}
+	io.WriteString(s.w, delta)
+	s.raw += delta
 	// Blocks are committed only at line starts.
 	if strings.Contains(delta, "\n") {
 		if cut := s.inc.Committed(); cut > s.done {
@@ -100,11 +104,6 @@ func (s *stream) render(cut int) {
 	src := s.inc.Source()
 	out := s.glamour(src[s.done:cut])
 	rest := src[cut:]
-	if !s.tty {
-		io.WriteString(s.w, out)
-		s.done = cut
-		return
-	}
 	rows := Rows(s.raw, s.width)
 	if s.height > 0 && rows >= s.height {
 		// Scrolled away: leave the raw text.

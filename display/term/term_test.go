@@ -2,10 +2,12 @@ package term
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/gonbchat/gonbchat/display"
+	"unicode/utf8"
 )
 
 func TestRows(t *testing.T) {
@@ -31,38 +33,113 @@ func TestRows(t *testing.T) {
 	}
 }
 
-// Into a writer that is not a terminal, the stream writes each committed block rendered, once.
-func TestStreamNotTTY(t *testing.T) {
+// A writer that is not a terminal gets no stream: package display writes plain text to it.
+func TestNotTerminal(t *testing.T) {
+	var b bytes.Buffer
+	if s := New().NewStream(&b); s != nil {
+		t.Errorf("NewStream(buffer) = %T, want nil", s)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if s := New().NewStream(f); s != nil {
+		t.Errorf("NewStream(regular file) = %T, want nil", s)
+	}
+}
+
+// On a terminal the raw text is shown as it arrives, and each committed block is then erased
+// and replaced by its rendering: at the end the screen shows every block rendered, once.
+func TestStreamOnTerminal(t *testing.T) {
 	src := "# 标题一\n\n第一段，含有 `code`。\n\n```go\nfmt.Println(\"你好\")\n```\n\n- 一\n- 二\n\n最后一段。\n"
 	var b bytes.Buffer
-	c := display.NewCell(display.WithWriter(&b), display.WithTerminal(New()))
+	s := New().newStream(&b, 200, 0)
 	for i := 0; i < len(src); {
 		n := min(5, len(src)-i)
 		for n < len(src)-i && (src[i+n]&0xC0) == 0x80 {
 			n++
 		}
-		c.Write(src[i : i+n])
+		s.Write(src[i : i+n])
 		i += n
 	}
-	if b.Len() == 0 {
-		t.Error("nothing rendered before Close: blocks are not rendered as they commit")
+	if !strings.Contains(b.String(), "# 标题一") {
+		t.Error("the raw text was not shown as it arrived")
 	}
-	c.Close(nil)
-	out := b.String()
+	if !strings.Contains(b.String(), "\x1b[J") {
+		t.Error("no block was replaced before Close")
+	}
+	s.Close()
+	screen := emulate(b.String(), 200)
 	for _, want := range []string{"标题一", "第一段", "code", "fmt", "Println", "最后一段", "二"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("rendered output lacks %q:\n%s", want, out)
+		if !strings.Contains(screen, want) {
+			t.Errorf("the screen lacks %q:\n%s", want, screen)
 		}
 	}
 	for _, raw := range []string{"```", "# 标题一", "`code`"} {
-		if strings.Contains(out, raw) {
-			t.Errorf("rendered output has raw Markdown %q:\n%s", raw, out)
+		if strings.Contains(screen, raw) {
+			t.Errorf("the screen shows raw Markdown %q:\n%s", raw, screen)
 		}
 	}
-	if strings.Count(out, "最后一段") != 1 || strings.Count(out, "标题一") != 1 {
-		t.Errorf("blocks rendered more than once:\n%s", out)
+	if strings.Count(screen, "最后一段") != 1 || strings.Count(screen, "标题一") != 1 {
+		t.Errorf("blocks shown more than once:\n%s", screen)
 	}
-	if c.Text() != src {
-		t.Errorf("Text() = %q", c.Text())
+}
+
+var sgr = regexp.MustCompile(`^\x1b\[[0-9;]*m`)
+
+// emulate returns the text a terminal width columns wide shows after out is printed on it (no
+// line is that long here): it knows \r, \n, cursor up (ESC[nA), erase below (ESC[J), and skips
+// colours.
+func emulate(out string, width int) string {
+	lines := [][]rune{nil}
+	row, col := 0, 0
+	put := func(r rune) {
+		for len(lines[row]) < col {
+			lines[row] = append(lines[row], ' ')
+		}
+		if col < len(lines[row]) {
+			lines[row][col] = r
+		} else {
+			lines[row] = append(lines[row], r)
+		}
+		col++
 	}
+	for i := 0; i < len(out); {
+		if m := sgr.FindString(out[i:]); m != "" {
+			i += len(m)
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(out[i:], "\x1b[%dA", &n); err == nil {
+			row -= n
+			i = i + strings.IndexByte(out[i:], 'A') + 1
+			continue
+		}
+		if strings.HasPrefix(out[i:], "\x1b[J") {
+			lines[row] = lines[row][:min(col, len(lines[row]))]
+			lines = lines[:row+1]
+			i += 3
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(out[i:])
+		i += size
+		switch r {
+		case '\r':
+			col = 0
+		case '\n':
+			row, col = row+1, 0
+			if row == len(lines) {
+				lines = append(lines, nil)
+			}
+		default:
+			put(r)
+		}
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(strings.TrimRight(string(l), " "))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -10,11 +10,18 @@
 //
 //	go run ./display/testdata/browsercheck                 # append mode (Auto)
 //	go run ./display/testdata/browsercheck -mode=replace   # replace mode
+//	go run ./display/testdata/browsercheck -closepage      # first close the page mid-reply
+//
+// It records, in the page, the containers the page is sent and what the page tells the cell
+// over GoNB's comms, and, through the DevTools protocol, the bytes the page receives on its
+// websockets (the notebook's own, and GoNB's gonb_comm, which gets a copy of every iopub message).
 //
 // It exits non-zero if the text did not appear progressively (in append mode: through the
-// scripts, the container element staying in place), if the final DOM does not show the final
-// render, or if the saved output is not exactly display.Render(source) with the source as
-// text/plain and the provenance metadata.
+// scripts, the container element staying in place), if in append mode the page did not
+// acknowledge the scripts or was sent a safety-net container more than a second after it did,
+// if the final DOM does not show the final render, or if the saved output is not exactly the
+// full render of the source (display/markdown) with the source as text/plain and the provenance
+// metadata. With -closepage, it also fails if the cell does not finish once its page is gone.
 package main
 
 import (
@@ -36,15 +43,41 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/display/markdown"
 )
 
 var (
-	dir     = flag.String("dir", "display/testdata/browsercheck", "directory of stream.ipynb")
-	mode    = flag.String("mode", "append", "append (Auto mode in a live session) or replace (GONBCHAT_DISPLAY=replace)")
-	timeout = flag.Duration("timeout", 4*time.Minute, "overall time limit")
-	verbose = flag.Bool("v", false, "print every DOM sample")
+	dir       = flag.String("dir", "display/testdata/browsercheck", "directory of stream.ipynb")
+	mode      = flag.String("mode", "append", "append (Auto mode in a live session) or replace (GONBCHAT_DISPLAY=replace)")
+	timeout   = flag.Duration("timeout", 4*time.Minute, "overall time limit")
+	verbose   = flag.Bool("v", false, "print every DOM sample")
+	closePage = flag.Bool("closepage", false, "first run the reply and close the page 3 s into it: the cell must still finish")
 )
+
+// instrumentJS runs in the page before Jupyter's scripts: it records the containers the page is
+// sent (a MutationObserver), the calls of gonbchat_v2, and what the page tells the cell over GoNB's
+// comms (gonb_comm.send to the acknowledgement address, wrapped once gonb_comm is complete).
+const instrumentJS = `(() => {
+  const bc = window.__bc = {start: 0, containers: [], said: [], calls: 0};
+  let g2;
+  Object.defineProperty(window, "gonbchat_v2", {configurable: true, get() { return g2 },
+    set(f) { g2 = function() { bc.calls++; return f.apply(this, arguments) } }});
+  const wrap = () => {
+    const g = window.gonb_comm;
+    if (g && g.send && !g.__bc) {
+      const send = g.send; g.__bc = true;
+      g.send = function(a, v) { if (a === "/gonbchat/ack") bc.said.push({t: Date.now(), v: String(v)}); return send.apply(this, arguments) };
+    }
+  };
+  new MutationObserver(ms => {
+    wrap();
+    for (const m of ms) for (const n of m.addedNodes) {
+      if (n.nodeType !== 1) continue;
+      if (n.matches(".gonbchat-reply")) bc.containers.push(Date.now());
+      n.querySelectorAll(".gonbchat-reply").forEach(() => bc.containers.push(Date.now()));
+    }
+  }).observe(document, {childList: true, subtree: true});
+})()`
 
 func main() {
 	flag.Parse()
@@ -105,10 +138,12 @@ func waitHTTP(ctx context.Context, url string) ([]byte, error) {
 	}
 }
 
-// cdp is a minimal DevTools protocol client for one page.
+// cdp is a minimal DevTools protocol client for one page. Events read while waiting for a reply
+// go to onEvent.
 type cdp struct {
-	c  *websocket.Conn
-	id int
+	c       *websocket.Conn
+	id      int
+	onEvent func(method string, params json.RawMessage)
 }
 
 func (p *cdp) call(ctx context.Context, method string, params any) (json.RawMessage, error) {
@@ -124,11 +159,16 @@ func (p *cdp) call(ctx context.Context, method string, params any) (json.RawMess
 		}
 		var r struct {
 			ID     int             `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
 			Result json.RawMessage `json:"result"`
 			Error  *struct{ Message string }
 		}
 		if json.Unmarshal(b, &r) != nil || r.ID != p.id {
-			continue // an event
+			if r.Method != "" && p.onEvent != nil {
+				p.onEvent(r.Method, r.Params)
+			}
+			continue
 		}
 		if r.Error != nil {
 			return nil, fmt.Errorf("%s: %s", method, r.Error.Message)
@@ -180,7 +220,7 @@ type sample struct {
 	T      float64 `json:"t"`      // seconds since the cell started
 	Exists bool    `json:"exists"` // the append-mode container is in the DOM
 	Len    int     `json:"len"`    // characters of text in the cell's output
-	N      int     `json:"n"`      // committed blocks in the container (data-n)
+	N      int     `json:"n"`      // elements before the tail in the container (script, committed blocks)
 	V      int     `json:"v"`      // tail version (data-v)
 	Probe  bool    `json:"probe"`  // the container element is the one seen last time (not re-rendered)
 	Math   int     `json:"math"`   // formulas typeset by the page's MathJax
@@ -192,7 +232,7 @@ const sampleJS = `(() => {
   const s = {t: 0, exists: !!e, len: out.innerText.length, n: 0, v: 0, probe: false,
              math: out.querySelectorAll('.MathJax, mjx-container').length};
   if (e) {
-    s.n = +e.dataset.n; s.v = +(e.lastElementChild.dataset.v || 0);
+    s.n = e.children.length - 2; s.v = +(e.lastElementChild.dataset.v || 0);
     s.probe = e.__browsercheck === 1; e.__browsercheck = 1;
   }
   return s;
@@ -227,9 +267,9 @@ func run() error {
 	var env []string
 	switch *mode {
 	case "append":
-		env = []string{display.EnvMode + "="}
+		env = []string{"GONBCHAT_DISPLAY="}
 	case "replace":
-		env = []string{display.EnvMode + "=replace"}
+		env = []string{"GONBCHAT_DISPLAY=replace"}
 	default:
 		return fmt.Errorf("-mode=%q: want append or replace", *mode)
 	}
@@ -275,11 +315,49 @@ func run() error {
 	conn.SetReadLimit(64 << 20)
 	defer conn.CloseNow()
 	page := &cdp{c: conn}
-
-	if _, err := page.call(ctx, "Page.navigate", map[string]any{"url": base + "/notebooks/" + runName + "?token=" + token}); err != nil {
+	// What the page receives on its websockets while the reply streams: the notebook's own
+	// connection to the kernel, and GoNB's (gonb_comm), which gets every iopub message too.
+	wsKind := map[string]string{}
+	wsBytes := map[string]int{}
+	counting := false
+	page.onEvent = func(method string, params json.RawMessage) {
+		var ev struct {
+			RequestID string `json:"requestId"`
+			URL       string `json:"url"`
+			Response  struct {
+				PayloadData string `json:"payloadData"`
+			} `json:"response"`
+		}
+		json.Unmarshal(params, &ev)
+		switch method {
+		case "Network.webSocketCreated":
+			if strings.Contains(ev.URL, "session_id=") {
+				wsKind[ev.RequestID] = "the notebook's"
+			} else {
+				wsKind[ev.RequestID] = "gonb_comm's"
+			}
+		case "Network.webSocketFrameReceived":
+			if counting {
+				wsBytes[wsKind[ev.RequestID]] += len(ev.Response.PayloadData)
+			}
+		}
+	}
+	for _, domain := range []string{"Network.enable", "Page.enable"} {
+		if _, err := page.call(ctx, domain, map[string]any{}); err != nil {
+			return err
+		}
+	}
+	if _, err := page.call(ctx, "Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": instrumentJS}); err != nil {
 		return err
 	}
-	if err := page.waitFor(ctx, "the kernel", `!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected())`); err != nil {
+	notebookURL := base + "/notebooks/" + runName + "?token=" + token
+	open := func() error {
+		if _, err := page.call(ctx, "Page.navigate", map[string]any{"url": notebookURL}); err != nil {
+			return err
+		}
+		return page.waitFor(ctx, "the kernel", `!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected())`)
+	}
+	if err := open(); err != nil {
 		return err
 	}
 	fmt.Println("notebook open, kernel connected")
@@ -294,7 +372,49 @@ func run() error {
 	}
 	fmt.Println("setup cell done")
 
-	if err := page.eval(ctx, `Jupyter.notebook.execute_cells([2]), true`, nil); err != nil {
+	if *closePage {
+		// Run the reply, close the page 3 s into it, and wait for the kernel to finish the cell
+		// with nobody listening; then open the page again for the checked run.
+		var kernelID string
+		if err := page.eval(ctx, `Jupyter.notebook.kernel.id`, &kernelID); err != nil {
+			return err
+		}
+		if err := page.eval(ctx, `Jupyter.notebook.execute_cells([2]), true`, nil); err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Second)
+		if _, err := page.call(ctx, "Page.navigate", map[string]any{"url": "about:blank"}); err != nil {
+			return err
+		}
+		tc := time.Now()
+		for {
+			b, err := waitHTTP(ctx, base+"/api/kernels/"+kernelID+"?token="+token)
+			if err != nil {
+				return err
+			}
+			var k struct {
+				ExecutionState string `json:"execution_state"`
+			}
+			json.Unmarshal(b, &k)
+			if k.ExecutionState == "idle" {
+				break
+			}
+			if time.Since(tc) > 2*time.Minute {
+				return fmt.Errorf("the cell did not finish within 2 minutes of closing the page")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		fmt.Printf("page closed 3 s into the reply: the kernel went idle %.1f s later (the cell ran %.1f s)\n",
+			time.Since(tc).Seconds(), time.Since(tc).Seconds()+3)
+		if err := open(); err != nil {
+			return err
+		}
+		fmt.Println("notebook open again, kernel connected")
+	}
+
+	page.eval(ctx, `1`, nil) // read the events so far
+	counting = true
+	if err := page.eval(ctx, `Jupyter.notebook.execute_cells([2]), window.__bc.start = Date.now(), true`, nil); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -349,9 +469,56 @@ func run() error {
 		}
 		lastLen = s.Len
 	}
-	fmt.Printf("mode %s: cell ran %.1f s; %d samples; the text grew in %d of them before the end; %d with the append container in the DOM; it grew in %d, %d of them with the container untouched (script-driven); data-n reached %d, tail version %d; first container text at %.2f s; up to %d formulas typeset in the container while streaming\n",
+	fmt.Printf("mode %s: cell ran %.1f s; %d samples; the text grew in %d of them before the end; %d with the append container in the DOM; it grew in %d, %d of them with the container untouched (script-driven); up to %d blocks moved out of the tail, tail version %d; first container text at %.2f s; up to %d formulas typeset in the container while streaming\n",
 		*mode, time.Since(t0).Seconds(), len(samples), grewBeforeEnd, inDOM, growth, jsGrowth, maxN, maxV, firstText, mathInStream)
+	page.eval(ctx, `1`, nil) // read the events so far
+	counting = false
+	fmt.Printf("the page received %d KB on the notebook's websocket and %d KB on gonb_comm's while the reply ran\n",
+		wsBytes["the notebook's"]/1000, wsBytes["gonb_comm's"]/1000)
+
+	// The page's answers, and the containers it was sent, in ms since the cell started.
+	var bc struct {
+		Start      float64   `json:"start"`
+		Containers []float64 `json:"containers"`
+		Said       []struct {
+			T float64 `json:"t"`
+			V string  `json:"v"`
+		} `json:"said"`
+		Calls int `json:"calls"`
+	}
+	if err := page.eval(ctx, `window.__bc`, &bc); err != nil {
+		return err
+	}
+	firstOK := -1.0
+	var said []string
+	for _, a := range bc.Said {
+		said = append(said, fmt.Sprintf("%q at %.2f s", a.V, (a.T-bc.Start)/1000))
+		if firstOK < 0 && strings.HasSuffix(a.V, " ok") {
+			firstOK = a.T
+		}
+	}
+	var before, after []string
+	for _, c := range bc.Containers {
+		at := fmt.Sprintf("%.2f s", (c-bc.Start)/1000)
+		if firstOK >= 0 && c > firstOK+1000 {
+			after = append(after, at)
+		} else {
+			before = append(before, at)
+		}
+	}
+	fmt.Printf("the page ran %d scripts and said %v; containers it was sent: %v before the first ok (+1 s), %v after\n",
+		bc.Calls, said, before, after)
 	var problems []string
+	if *mode == "append" {
+		if firstOK < 0 {
+			problems = append(problems, "the page never acknowledged the scripts")
+		}
+		if len(after) > 0 {
+			problems = append(problems, fmt.Sprintf("%d safety-net containers after the acknowledgement", len(after)))
+		}
+	} else if len(bc.Said) > 0 || len(bc.Containers) > 0 {
+		problems = append(problems, "replace mode used the append container or comms")
+	}
 	if grewBeforeEnd < 10 {
 		problems = append(problems, fmt.Sprintf("the text grew in only %d samples", grewBeforeEnd))
 	}
@@ -360,7 +527,7 @@ func run() error {
 			problems = append(problems, fmt.Sprintf("only %d samples grew through the scripts", jsGrowth))
 		}
 		if maxN < 5 {
-			problems = append(problems, fmt.Sprintf("only %d blocks appended", maxN))
+			problems = append(problems, fmt.Sprintf("only %d blocks moved out of the tail", maxN))
 		}
 	} else if inDOM > 0 {
 		problems = append(problems, "replace mode used the append container")
@@ -387,7 +554,7 @@ func run() error {
 	          math: out.querySelectorAll('.MathJax, mjx-container').length}; })()`, &final); err != nil {
 		return err
 	}
-	want := display.Render(src)
+	want := markdown.New().Render(src)
 	if final.Container {
 		problems = append(problems, "the append-mode container is still in the DOM after the final update")
 	}
@@ -433,7 +600,7 @@ func run() error {
 		if g, ok := o.Metadata["gonbchat"].(map[string]any); ok {
 			found = true
 			if h != want {
-				problems = append(problems, "saved text/html is not display.Render(source)")
+				problems = append(problems, "saved text/html is not the full render of the source")
 			}
 			if p != src {
 				problems = append(problems, "saved text/plain is not the source")
