@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -214,12 +215,16 @@ func TestHistSurvivesKillAndInterruptMidReply(t *testing.T) {
 
 			cmd := exec.Command(os.Args[0], "-test.run", "^TestHistSurvivesKillAndInterruptMidReply$")
 			cmd.Env = append(os.Environ(), "GONBCHAT_HELPER_URL="+srv.URL, "GONBCHAT_HELPER_DIR="+dir)
-			out := &strings.Builder{}
+			out := &lockedBuffer{}
 			cmd.Stdout, cmd.Stderr = out, out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(400 * time.Millisecond) // the reply streams for about 2 s
+			// Signal once the reply is streaming (its first words are out), however slow the machine.
+			deadline := time.Now().Add(60 * time.Second)
+			for !strings.Contains(out.String(), "鏡像模型") && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
 			cmd.Process.Signal(sig)
 			err := cmd.Wait()
 			var ee *exec.ExitError
@@ -292,4 +297,22 @@ func TestHistRedeclaringWritesNothing(t *testing.T) {
 	if msgs := again.Messages(); len(msgs) != 3 || msgs[0].Role != llm.System {
 		t.Errorf("re-declared chat: %+v", msgs)
 	}
+}
+
+// lockedBuffer is a strings.Builder safe for a child process's writers and a reading test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
