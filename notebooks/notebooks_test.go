@@ -100,12 +100,14 @@ type cellRun struct {
 	Metadata json.RawMessage `json:"metadata"`
 	Status   string          `json:"status"`
 	Seconds  float64         `json:"seconds"`
+	IdleT    float64         `json:"idle_t"` // when the kernel reported idle, seconds since the request
 	Messages []message       `json:"messages"`
 }
 
 type message struct {
 	MsgType string  `json:"msg_type"`
 	Content content `json:"content"`
+	T       float64 `json:"t"` // when it arrived, seconds since the execute request was sent
 }
 
 // content has the fields of the iopub message types the tests look at.
@@ -211,7 +213,7 @@ func TestSetupCells(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths = append(paths, filepath.Join("testdata", "smoke.ipynb"))
+	paths = append(paths, filepath.Join("testdata", "smoke.ipynb"), filepath.Join("testdata", "bench.ipynb"))
 	for _, p := range paths {
 		nb := readNotebook(t, p)
 		replaces := 0
@@ -244,7 +246,7 @@ func TestSetupCells(t *testing.T) {
 }
 
 // requireKernel skips under -short and fails when Jupyter or the GoNB kernel is missing.
-func requireKernel(t *testing.T) {
+func requireKernel(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the notebooks are not run")
@@ -275,7 +277,7 @@ func requireKernel(t *testing.T) {
 // notebooks exercise (display, chatcell, ...) are built by the kernel, not linked into this test.
 // These are the module's sources (Go files, go.mod, go.sum, notebooks, testdata) and the kernel
 // (its binary and kernel.json).
-func declareInputs(t *testing.T, files ...string) {
+func declareInputs(t testing.TB, files ...string) {
 	t.Helper()
 	root := filepath.Dir(mustAbs(t, "."))
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -306,7 +308,7 @@ func declareInputs(t *testing.T, files ...string) {
 
 // runNotebook executes the notebook at path with the kernel in the notebook's directory and the
 // "Jupyter server" in jupyterRoot, and returns the recorded messages.
-func runNotebook(t *testing.T, path, jupyterRoot string, env ...string) *run {
+func runNotebook(t testing.TB, path, jupyterRoot string, env ...string) *run {
 	t.Helper()
 	return runNotebookArgs(t, path, jupyterRoot, nil, env...)
 }
@@ -323,7 +325,7 @@ func runNotebookArgs(t *testing.T, path, jupyterRoot string, args []string, env 
 		cellTimeout = n
 	}
 	ctx := context.Background()
-	if d, ok := t.Deadline(); ok {
+	if d, ok := deadline(t); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-20*time.Second))
 		defer cancel()
@@ -369,8 +371,16 @@ func runNotebookArgs(t *testing.T, path, jupyterRoot string, args []string, env 
 	return &r
 }
 
+// deadline is the test's deadline; a benchmark (testing.B) has none.
+func deadline(t testing.TB) (time.Time, bool) {
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		return dt.Deadline()
+	}
+	return time.Time{}, false
+}
+
 // keepForDebugging copies the recorded run out of t.TempDir (removed after the test) and logs where.
-func keepForDebugging(t *testing.T, paths ...string) {
+func keepForDebugging(t testing.TB, paths ...string) {
 	dir, err := os.MkdirTemp("", "gonbchat-notebook-")
 	if err != nil {
 		t.Logf("cannot keep the recorded run: %v", err)
@@ -385,7 +395,7 @@ func keepForDebugging(t *testing.T, paths ...string) {
 }
 
 // checkRun applies the generic checks and the per-cell expectations.
-func checkRun(t *testing.T, path string, r *run) {
+func checkRun(t testing.TB, path string, r *run) {
 	t.Helper()
 	if r.NBFormatError != "" {
 		t.Errorf("%s is not valid nbformat 4: %s", path, r.NBFormatError)
@@ -632,7 +642,7 @@ func strictDecode(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-func readNotebook(t *testing.T, path string) *notebook {
+func readNotebook(t testing.TB, path string) *notebook {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -656,7 +666,7 @@ func codeCells(nb *notebook) int {
 }
 
 // sourceText joins a cell source, which nbformat allows as a string or a list of strings.
-func sourceText(t *testing.T, raw json.RawMessage) string {
+func sourceText(t testing.TB, raw json.RawMessage) string {
 	t.Helper()
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
@@ -709,7 +719,7 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func mustAbs(t *testing.T, p string) string {
+func mustAbs(t testing.TB, p string) string {
 	t.Helper()
 	a, err := filepath.Abs(p)
 	if err != nil {

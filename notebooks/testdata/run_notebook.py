@@ -14,13 +14,15 @@ streamed into one display cell. Output: one JSON document on stdout:
 
     {"notebook": ..., "kernel": ..., "cwd": ..., "jupyter_root": ..., "nbformat_error": "",
      "cells": [{"index": i, "source": ..., "metadata": {...},
-                "status": "ok"|"error"|"timeout"|"not_run", "seconds": 1.2, "reply": {...},
+                "status": "ok"|"error"|"timeout"|"not_run", "seconds": 1.2, "idle_t": 1.0, "reply": {...},
                 "messages": [{"msg_type": ..., "content": {...}, "t": 0.01}, ...]}]}
 
 An input request (gonbui.RequestInput, e.g. a chat loop's prompt) is answered with the next line of
 the cell's metadata.gonbchat.inputs (a list of strings), then with "", and recorded as an
 "input_request" message followed by an "input_reply" message {"value": ...}. Messages that arrive
-within 0.2 s after the kernel went idle are recorded too, with "after_idle": true.
+within 0.2 s after the kernel went idle are recorded too, with "after_idle": true. Times ("t" of a
+message, "idle_t" when the kernel reported idle for the cell) are seconds since the execute request
+was sent; "seconds" includes that 0.2 s wait.
 
 The kernel runs in --cwd (default: the notebook's directory, as Jupyter does). GoNB sets
 $GONB_JUPYTER_ROOT to the working directory of the process that started the kernel (found through
@@ -233,6 +235,8 @@ def run_cell(kc, km, src, timeout, rec, inputs, answer):
         mt = msg["header"]["msg_type"]
         if mt == "status":
             idle = msg["content"].get("execution_state") == "idle"
+            if idle:
+                rec["idle_t"] = round(time.monotonic() - t0, 3)
             continue
         rec["messages"].append({"msg_type": mt, "content": msg["content"], "t": round(time.monotonic() - t0, 3)})
     # Jupyter front ends keep showing messages that arrive after "idle" (they match them by parent
