@@ -314,7 +314,7 @@ func runNotebook(t testing.TB, path, jupyterRoot string, env ...string) *run {
 }
 
 // runNotebookArgs is runNotebook with more arguments for run_notebook.py (e.g. --no-stdin).
-func runNotebookArgs(t *testing.T, path, jupyterRoot string, args []string, env ...string) *run {
+func runNotebookArgs(t testing.TB, path, jupyterRoot string, args []string, env ...string) *run {
 	t.Helper()
 	cellTimeout := 180
 	if s := os.Getenv("GONBCHAT_CELL_TIMEOUT"); s != "" {
