@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/version"
-	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 )
 
@@ -317,7 +315,7 @@ func (c *core) ResetAPIKey(key string) error {
 }
 
 // ResetKeyPool makes the chat's next requests use the keys of p in turn; the history is kept.
-func (c *core) ResetKeyPool(p *keypool.Pool) error {
+func (c *core) ResetKeyPool(p KeyPool) error {
 	return c.do(func(cfg *config) error {
 		next := cfg.clone()
 		WithKeyPool(p).set(next)
@@ -369,7 +367,7 @@ func (c *core) report(cfg *config, err error) {
 // the notebook's stop button) cuts the reply short cleanly; the caller saves its state and
 // then calls reraise, so the cell stops as it would without us.
 func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again func(error) (*Request, string)) (rep *Reply, partial string, interrupted bool, err error) {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	ctx, stop := gonbio.InterruptContext(ctx)
 	defer stop()
 	cell := newCell()
 	rep, partial, err = run(ctx, cfg, cn, cfg.backend, req, hooks{

@@ -23,7 +23,7 @@ func paramOpts(params map[string]any) []option.RequestOption {
 }
 
 // Stream implements Backend.
-func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption, req *Request) iter.Seq2[Event, error] {
+func (ResponsesBackend) Stream(ctx context.Context, opts []RequestOption, req *Request) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		params := responses.ResponseNewParams{Model: req.Model}
 		if len(req.Input) == 1 && req.Input[0].Role == llm.User && req.Input[0].Name == "" {
