@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -12,7 +14,7 @@ import (
 	"github.com/gonbchat/gonbchat/internal/kernelenv"
 )
 
-var stdin = sync.OnceValue(func() *bufio.Reader { return bufio.NewReader(os.Stdin) })
+var stdin = sync.OnceValue(func() *bufio.Reader { return bufio.NewReader(gonbio.Stdin()) })
 
 func loop(cfg *config, ask func(string)) {
 	var r *bufio.Reader

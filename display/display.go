@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 // Package display shows a chat reply, and short notes, in a GoNB notebook cell; outside a
 // notebook it writes them to standard output.
 //

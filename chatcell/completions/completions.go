@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 // Package completions is the Chat Completions backend of chatcell: POST /v1/chat/completions,
 // the API of textbook lessons 001 and 003 and of providers that have no Responses API (Groq,
 // Gemini, Mistral, Together, Fireworks…).

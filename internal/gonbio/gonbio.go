@@ -11,6 +11,7 @@ package gonbio
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -46,21 +47,32 @@ func (Gonbui) Subscribe(address string, f func(string)) {
 }
 
 var (
-	mu      sync.Mutex
-	current func() Output
-	helper  bool
-	intr    func(ctx context.Context) (context.Context, context.CancelFunc)
+	mu     sync.Mutex
+	helper *Helper
 )
+
+// Helper is what the kernel helper installs.
+type Helper struct {
+	// Output gives the output of the cell being served.
+	Output func() Output
+	// Interrupt returns a context cancelled by the cell's interrupt.
+	Interrupt func(ctx context.Context) (context.Context, context.CancelFunc)
+	// Stdin reads the standard input of the cell being served, a line when one is asked for.
+	Stdin io.Reader
+}
+
+func installed() *Helper {
+	mu.Lock()
+	defer mu.Unlock()
+	return helper
+}
 
 // Current returns the output of the cell being served: gonbui in a cell program.
 func Current() Output {
-	mu.Lock()
-	f := current
-	mu.Unlock()
-	if f == nil {
-		return Gonbui{}
+	if h := installed(); h != nil {
+		return h.Output()
 	}
-	return f()
+	return Gonbui{}
 }
 
 // IsNotebook reports whether the current output is a notebook cell.
@@ -74,27 +86,27 @@ func RequestInput(p string, pw bool) { Current().RequestInput(p, pw) }
 // InterruptContext returns a context that is cancelled by an interrupt: a SIGINT in a cell
 // program, the cell's interrupt in the helper.
 func InterruptContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	mu.Lock()
-	f := intr
-	mu.Unlock()
-	if f != nil {
-		return f(ctx)
+	if h := installed(); h != nil {
+		return h.Interrupt(ctx)
 	}
 	return signal.NotifyContext(ctx, os.Interrupt)
 }
 
-// InHelper reports whether this process is the kernel helper, which must never end itself on an
-// interrupt (the cell it serves does).
-func InHelper() bool {
-	mu.Lock()
-	defer mu.Unlock()
-	return helper
+// Stdin is where a chat loop reads its lines: the cell's stdin.
+func Stdin() io.Reader {
+	if h := installed(); h != nil {
+		return h.Stdin
+	}
+	return os.Stdin
 }
 
-// Install makes this process the kernel helper: out gives the output of the cell being served,
-// interrupt the context of its interrupts.
-func Install(out func() Output, interrupt func(ctx context.Context) (context.Context, context.CancelFunc)) {
+// InHelper reports whether this process is the kernel helper, which must never end itself on an
+// interrupt (the cell it serves does).
+func InHelper() bool { return installed() != nil }
+
+// Install makes this process the kernel helper.
+func Install(h Helper) {
 	mu.Lock()
-	current, intr, helper = out, interrupt, true
+	helper = &h
 	mu.Unlock()
 }
