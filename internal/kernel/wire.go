@@ -19,6 +19,8 @@
 // and input requests come back as frames with that id. The helper writes the cell's displays into
 // the cell's own GoNB pipe (so the cell links no gonbui), and relays what the chat prints to the
 // cell's standard output.
+//go:generate go run ./gen
+
 package kernel
 
 import (
@@ -157,4 +159,14 @@ func SocketPath(dir string) string {
 func shortHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:8])
+}
+
+// Boundary lists what differs between the two modes' APIs, and why; everything else is the same
+// (internal/kernel's TestKernelAPIIsTheSame checks it). Each of these types appears in signatures
+// by the same name in both modes, so a cell that uses them as the lessons do compiles either way.
+var Boundary = map[string]string{
+	"chatcell.APIError":      "in-process it is the SDK's error type (it also holds the HTTP request and response, and RawJSON); in kernel mode a struct with the server's StatusCode, Code, Param, Type and Message",
+	"chatcell.RequestOption": "in-process openai-go's option.RequestOption; in kernel mode any value, and WithRequestOptions is an error (the options cannot reach the helper)",
+	"chatcell.KeyPool":       "in-process *keypool.Pool; in kernel mode an interface that *keypool.Pool satisfies (package keypool links net/http, which a thin cell does not)",
+	"completions.Messages":   "it builds openai-go's message types: it does not exist in kernel mode",
 }

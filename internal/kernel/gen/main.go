@@ -24,6 +24,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/format"
@@ -100,8 +101,13 @@ var plainTypes = map[string]bool{
 	"Source": true, "Reply": true, "llm.Usage": true, "llm.Message": true,
 }
 
+var check = flag.Bool("check", false, "only check that the files on disk are what gen would write")
+
+var stale []string
+
 func main() {
 	log.SetFlags(0)
+	flag.Parse()
 	root, err := findRoot()
 	if err != nil {
 		log.Fatal(err)
@@ -120,6 +126,9 @@ func main() {
 		server.WriteString(g.server.String())
 	}
 	writeGo(filepath.Join(root, "internal/kernel/helper/zz_calls.go"), serverFile(server.String()))
+	if len(stale) > 0 {
+		log.Fatalf("stale (run go generate ./internal/kernel/...): %s", strings.Join(stale, ", "))
+	}
 }
 
 func findRoot() (string, error) {
@@ -143,6 +152,12 @@ func writeGo(path, src string) {
 	if err != nil {
 		os.WriteFile(path+".broken", []byte(src), 0o644)
 		log.Fatalf("%s: %v (the source is in %s.broken)", path, err, path)
+	}
+	if *check {
+		if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, out) {
+			stale = append(stale, path)
+		}
+		return
 	}
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		log.Fatal(err)
