@@ -92,6 +92,35 @@ func TestGoTurnsOnOneChatRunOneAfterTheOther(t *testing.T) {
 	}
 }
 
+// Reply, Ask and Stream on one chat from several goroutines take turns too (the chat's lock is
+// held for a whole turn): no two requests are built from the same history.
+func TestConcurrentRepliesNeverShareAHistory(t *testing.T) {
+	srv := newServer(t, openaitest.WithPace(time.Millisecond))
+	chat := NewHistList(histOpts(srv, t.TempDir())...)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := chat.Reply(context.Background(), fmt.Sprintf("問%d", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[int]bool{}
+	for _, req := range requestsTo(srv, "/v1/responses") {
+		n := len(userMessages(req))
+		if seen[n] {
+			t.Errorf("two requests carried %d user messages: built from the same history", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) != 6 || len(chat.Messages()) != 12 {
+		t.Errorf("%d distinct requests, %d messages", len(seen), len(chat.Messages()))
+	}
+}
+
 // A turn cancelled mid-stream returns what arrived with the error, and a ChatWithHistList keeps
 // it, marked as cut short, as an interrupted Ask does.
 func TestGoCancelKeepsThePartialReplyMarked(t *testing.T) {
