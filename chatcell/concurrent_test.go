@@ -35,6 +35,16 @@ func userMessages(req map[string]any) []string {
 	return out
 }
 
+// waitForRequests waits until srv has received n requests.
+func waitForRequests(t *testing.T, srv *openaitest.Server, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); len(srv.Handler().Requests()) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server got %d requests, want %d", len(srv.Handler().Requests()), n)
+		}
+	}
+}
+
 // Turns started together on one chat never overlap: each is built from the history the one
 // before it left, in the order they were started.
 func TestGoTurnsOnOneChatRunOneAfterTheOther(t *testing.T) {
@@ -124,10 +134,11 @@ func TestConcurrentRepliesNeverShareAHistory(t *testing.T) {
 // A turn cancelled mid-stream returns what arrived with the error, and a ChatWithHistList keeps
 // it, marked as cut short, as an interrupted Ask does.
 func TestGoCancelKeepsThePartialReplyMarked(t *testing.T) {
-	srv := newServer(t, openaitest.WithPace(10*time.Millisecond))
+	srv := newServer(t, openaitest.WithPace(20*time.Millisecond))
 	chat := NewHistList(histOpts(srv, t.TempDir())...)
 	p := chat.Go(context.Background(), "請寫一篇很長的回答")
-	time.Sleep(300 * time.Millisecond) // the reply streams for about 2 s
+	waitForRequests(t, srv, 1)
+	time.Sleep(400 * time.Millisecond) // the reply has begun; it streams for about 2 s
 	p.Cancel()
 	text, err := p.Wait()
 	if !errors.Is(err, context.Canceled) || text == "" {
@@ -245,10 +256,8 @@ func TestAskAllInterruptKeepsEveryPartialReply(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); len(srv.Handler().Requests()) < 2 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // both replies have begun; they stream for about 2 s
+	waitForRequests(t, srv, 2)
+	time.Sleep(400 * time.Millisecond) // both replies have begun; they stream for about 2 s
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	var ee *exec.ExitError
