@@ -42,9 +42,12 @@ func TestCommandRemembersBetweenRuns(t *testing.T) {
 	if err := json.Unmarshal(data, &msgs); err != nil || len(msgs) != 4 || msgs[2]["content"] != "哪裡看得到？" {
 		t.Errorf("export = %s (%v)", data, err)
 	}
+	if !strings.Contains(second, "this conversation: 2 turns") {
+		t.Errorf("the usage line does not count the earlier turn:\n%s", second)
+	}
 	fresh := run("你好\n\n", "newchat")
-	if !strings.Contains(fresh, "0 earlier turns") {
-		t.Errorf("newchat did not start afresh:\n%s", fresh)
+	if !strings.Contains(fresh, "0 earlier turns") || !strings.Contains(fresh, "this conversation: 1 turn,") {
+		t.Errorf("newchat did not start afresh (history and usage totals):\n%s", fresh)
 	}
 	cmd := exec.Command(bin, "bogus")
 	if err := cmd.Run(); err == nil {
