@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,5 +265,67 @@ func TestParseKeys(t *testing.T) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("%q: got %d entries (%v)", secret.Redact(c.in), len(got), err)
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a command writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Without a terminal (a pipe), SIGINT while a reply streams stops that reply and the chat goes
+// on with the next line; SIGINT while waiting for a line ends the chat.
+func TestInterruptWithoutATerminal(t *testing.T) {
+	s := newSandbox(t)
+	cmd := s.command("-offline", "-pace", "40ms")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor := func(what string, b *lockedBuffer, text string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(b.String(), text); {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited in vain for %s\nstdout:\n%s\nstderr:\n%s", what, out.String(), errOut.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	io.WriteString(in, "第一個問題\n")
+	waitFor("the reply to begin", &out, "Mirror")
+	cmd.Process.Signal(os.Interrupt)
+	waitFor("the interrupt note", &errOut, "interrupted")
+	io.WriteString(in, "第二個問題\n")
+	waitFor("the second reply", &out, "you said: “第二個問題”")
+	waitFor("its usage line", &errOut, "tokens:")
+	cmd.Process.Signal(os.Interrupt) // at the prompt: the end
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("SIGINT at the prompt: %v\n%s", err, errOut.String())
+	}
+	if strings.Count(out.String(), "you said") != 1 || !strings.Contains(out.String(), ">>> 第一個問題") {
+		t.Errorf("stdout:\n%s", out.String())
+	}
+	shown, _ := s.mustRun("", "show", "-offline")
+	if !strings.Contains(shown, "cut short") {
+		t.Errorf("show:\n%s", shown)
 	}
 }

@@ -30,7 +30,12 @@ func TestCommandRemembersBetweenRuns(t *testing.T) {
 		}
 		return string(out)
 	}
-	run("你知道什麼是流冰嗎？\n\n")
+	first := run("你知道什麼是流冰嗎？\n\n")
+	// Outside a notebook: the offline notice speaks of the current directory, never of a
+	// notebook, and a pipe gets plain text.
+	if strings.Contains(strings.ToLower(first), "notebook") || !strings.Contains(first, "current directory") || strings.Contains(first, "\x1b[") {
+		t.Errorf("first run:\n%q", first)
+	}
 	second := run("哪裡看得到？\n\n", "chat")
 	if !strings.Contains(second, "continuing") || !strings.Contains(second, "1 earlier turn") || !strings.Contains(second, "流冰") {
 		t.Errorf("the second run did not continue the first:\n%s", second)

@@ -228,3 +228,28 @@ func TestKeysAddHiddenPrompt(t *testing.T) {
 	}
 	s.checkNoLeak(key)
 }
+
+// keys clear in a terminal asks first: "n" keeps the keys, "y" removes them.
+func TestKeysClearAsks(t *testing.T) {
+	s := newSandbox(t)
+	s.mustRun(key1+"\n"+keyGrq+"\n", "keys", "add")
+	p := s.startPTY(20, 100, "keys", "clear")
+	p.waitText("[y/N]")
+	p.send("n\r")
+	if code := p.wait(); code != 0 || !strings.Contains(p.vt.All(), "Nothing was removed") {
+		t.Fatalf("answer n: exit %d\n%s", code, p.vt.Dump())
+	}
+	if _, err := os.Stat(s.keysFile()); err != nil {
+		t.Fatalf("answer n removed the keys: %v", err)
+	}
+	p = s.startPTY(20, 100, "clear_apikey")
+	p.waitText("Remove every stored key (2)")
+	p.send("y\r")
+	if code := p.wait(); code != 0 || !strings.Contains(p.vt.All(), "Removed 2 stored keys") {
+		t.Fatalf("answer y: exit %d\n%s", code, p.vt.Dump())
+	}
+	if _, err := os.Stat(s.keysFile()); !os.IsNotExist(err) {
+		t.Errorf("answer y left the keys file: %v", err)
+	}
+	s.checkNoLeak(allKeys...)
+}
