@@ -329,3 +329,67 @@ func TestInterruptWithoutATerminal(t *testing.T) {
 		t.Errorf("show:\n%s", shown)
 	}
 }
+
+// A rejected key is set aside for the run and the request goes on with the next; when every
+// key is rejected the chat says so in one line and exits 1.
+func TestRejectedKeys(t *testing.T) {
+	srv := openaitest.NewServer(openaitest.WithAPIKeys(key1, key2), openaitest.WithPace(0))
+	defer srv.Close()
+	s := newSandbox(t)
+	s.setenv("OPENAI_BASE_URL=" + srv.URL)
+	s.mustRun(key1+"\n"+key2+"\n", "keys", "add")
+	srv.Handler().InjectFault(openaitest.Fault{Key: key1, Status: 401, Times: -1})
+	out, errOut := s.mustRun("一\n二\n")
+	got := recordedKeys(srv)
+	if strings.Count(out, "you said") != 2 || count(got, key1) != 1 || count(got, key2) != 2 {
+		t.Errorf("uses %d/%d, replies:\n%s", count(got, key1), count(got, key2), out)
+	}
+	if !strings.Contains(errOut, secret.Fingerprint(key1)+" rejected") {
+		t.Errorf("no note of the rejection:\n%s", errOut)
+	}
+	srv.Handler().InjectFault(openaitest.Fault{Key: key2, Status: 401, Times: -1})
+	out, errOut, code := s.run("三\n")
+	if code != 1 || strings.Contains(out, "you said") || !strings.Contains(errOut, "✖ every key of the pool is unusable") {
+		t.Errorf("every key rejected: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	s.checkNoLeak(allKeys...)
+}
+
+// A key goes only to its provider: with -provider groq and only an OpenAI key stored, the chat
+// is offline and says which variable (or stored key) it needs; nothing is sent anywhere.
+func TestKeysGoOnlyToTheirProvider(t *testing.T) {
+	srv := openaitest.NewServer(openaitest.WithPace(0))
+	defer srv.Close()
+	s := newSandbox(t)
+	s.setenv("OPENAI_BASE_URL=" + srv.URL)
+	s.mustRun(key1+"\n", "keys", "add")
+	out, errOut := s.mustRun("你好\n", "-provider", "groq")
+	if !strings.Contains(errOut, "no key (set GROQ_API_KEY, or store one with `gonbchat keys add -provider groq`)") || !strings.Contains(out, "you said") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+	if n := len(srv.Handler().Requests()); n != 0 {
+		t.Errorf("%d requests reached the OpenAI server", n)
+	}
+	s.checkNoLeak(allKeys...)
+}
+
+// A damaged keys file is never overwritten: add refuses naming the file, the chat goes on
+// without stored keys and says why.
+func TestDamagedKeysFile(t *testing.T) {
+	s := newSandbox(t)
+	os.MkdirAll(filepath.Dir(s.keysFile()), 0o700)
+	damaged := []byte("{\"version\":1,\"keys\":[{\"provider\":\"openai\",\"key\":\"" + key1)
+	os.WriteFile(s.keysFile(), damaged, 0o600)
+	_, errOut, code := s.run(key2+"\n", "keys", "add")
+	if code != 1 || !strings.Contains(errOut, s.keysFile()) {
+		t.Errorf("add over a damaged file: exit %d: %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(s.keysFile()); !bytes.Equal(data, damaged) {
+		t.Error("the damaged file was changed")
+	}
+	out, errOut := s.mustRun("你好\n")
+	if !strings.Contains(errOut, "the stored keys are not used") || !strings.Contains(out, "you said") {
+		t.Errorf("chat with a damaged keys file:\n%s\n%s", out, errOut)
+	}
+	s.checkNoLeak(key2)
+}
