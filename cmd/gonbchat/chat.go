@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/gonbchat/gonbchat/chatcell"
 	"github.com/gonbchat/gonbchat/chatcell/completions"
@@ -45,7 +46,11 @@ func setupKeys(f *chatFlags, dir string) keySetup {
 		return ks
 	}
 	pool, err := keypool.New(keys, keypool.WithStateDir(poolDir(dir)), keypool.WithName("cli-"+ks.provider),
-		keypool.WithNotify(func(e keypool.Event) { fmt.Fprintln(stderr, "ⓘ", e) }))
+		keypool.WithNotify(func(e keypool.Event) {
+			if line := poolNote(e); line != "" {
+				fmt.Fprintln(stderr, dim("ⓘ "+line))
+			}
+		}))
 	if err != nil {
 		fmt.Fprintf(stderr, "gonbchat: ⚠ the stored keys are not used: %v\n", err)
 		return ks
@@ -53,6 +58,31 @@ func setupKeys(f *chatFlags, dir string) keySetup {
 	pool.Reset() // a key set aside in an earlier run (rejected, or rate limited) gets another chance
 	ks.pool = pool
 	return ks
+}
+
+// poolNote is the line a pool event gets in the terminal ("" for none: an exhausted pool is the
+// chat's error line). Keys are named by fingerprint (the event holds no key).
+func poolNote(e keypool.Event) string {
+	var line string
+	switch e.Kind {
+	case keypool.RateLimited:
+		line = fmt.Sprintf("%s is rate limited (%s)", e.Key, e.Reason)
+	case keypool.Rejected:
+		line = fmt.Sprintf("%s was refused (%s): not used again in this run", e.Key, e.Reason)
+	case keypool.Exhausted:
+		return ""
+	default:
+		return e.String()
+	}
+	switch {
+	case e.Next != "" && e.Wait > 0:
+		line += fmt.Sprintf("; waiting %s for %s", e.Wait.Round(100*time.Millisecond), e.Next)
+	case e.Next != "":
+		line += "; going on with " + e.Next
+	default:
+		line += "; no usable key left"
+	}
+	return line
 }
 
 // openChat opens the conversation named by -name in dir, with the key setup when withKeys (show
@@ -225,7 +255,11 @@ func ask(chat *chatcell.ChatWithHistList, msg string, sig chan os.Signal) int {
 		case <-done:
 		}
 	}()
-	cell := display.NewCell()
+	var plain []display.Option
+	if dumbTerminal() {
+		plain = append(plain, display.WithWriter(struct{ io.Writer }{os.Stdout})) // not a terminal to display
+	}
+	cell := display.NewCell(plain...)
 	var err error
 	for delta, e := range chat.Stream(ctx, msg) {
 		if e != nil {

@@ -185,7 +185,7 @@ func TestStoredKeysTakeTurnsAndTheEnvironmentWins(t *testing.T) {
 	if len(got) != 2 || got[0] != next || got[1] == next || !strings.Contains(out, "you said") {
 		t.Errorf("after a 429: %d requests, first with the limited key %v, reply %q", len(got), len(got) > 0 && got[0] == next, out)
 	}
-	if !strings.Contains(errOut, secret.Fingerprint(next)+" rate limited") {
+	if !strings.Contains(errOut, secret.Fingerprint(next)+" is rate limited (429 rate_limit_exceeded); going on with ") {
 		t.Errorf("no note of the rate limit:\n%s", errOut)
 	}
 
@@ -344,12 +344,12 @@ func TestRejectedKeys(t *testing.T) {
 	if strings.Count(out, "you said") != 2 || count(got, key1) != 1 || count(got, key2) != 2 {
 		t.Errorf("uses %d/%d, replies:\n%s", count(got, key1), count(got, key2), out)
 	}
-	if !strings.Contains(errOut, secret.Fingerprint(key1)+" rejected") {
+	if !strings.Contains(errOut, secret.Fingerprint(key1)+" was refused (401 invalid_api_key): not used again in this run; going on with "+secret.Fingerprint(key2)) {
 		t.Errorf("no note of the rejection:\n%s", errOut)
 	}
 	srv.Handler().InjectFault(openaitest.Fault{Key: key2, Status: 401, Times: -1})
 	out, errOut, code := s.run("三\n")
-	if code != 1 || strings.Contains(out, "you said") || !strings.Contains(errOut, "✖ every key of the pool is unusable") {
+	if code != 1 || strings.Contains(out, "you said") || strings.Count(errOut, "every key of the pool is unusable") != 1 || !strings.Contains(errOut, "✖ every key") {
 		t.Errorf("every key rejected: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	s.checkNoLeak(allKeys...)
