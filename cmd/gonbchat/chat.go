@@ -16,6 +16,8 @@ import (
 	"github.com/gonbchat/gonbchat/internal/keystore"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/keypool"
+	"github.com/mattn/go-runewidth"
+	"golang.org/x/term"
 )
 
 // keySetup is where the chat's key comes from: the environment, the stored keys (a pool), or
@@ -37,7 +39,7 @@ func setupKeys(f *chatFlags, dir string) keySetup {
 	ks.envVar, ks.envWhere = envKey(f.provider, f.provider == "")
 	entries, err := keyStore(dir).Load()
 	if err != nil {
-		fmt.Fprintf(stderr, "gonbchat: ⚠ the stored keys are not used: %v\n", err)
+		note(fmt.Sprintf("gonbchat: ⚠ the stored keys are not used: %v", err))
 		return ks
 	}
 	keys := keystore.Keys(entries, ks.provider)
@@ -48,11 +50,11 @@ func setupKeys(f *chatFlags, dir string) keySetup {
 	pool, err := keypool.New(keys, keypool.WithStateDir(poolDir(dir)), keypool.WithName("cli-"+ks.provider),
 		keypool.WithNotify(func(e keypool.Event) {
 			if line := poolNote(e); line != "" {
-				fmt.Fprintln(stderr, dim("ⓘ "+line))
+				note(dim("ⓘ " + line))
 			}
 		}))
 	if err != nil {
-		fmt.Fprintf(stderr, "gonbchat: ⚠ the stored keys are not used: %v\n", err)
+		note(fmt.Sprintf("gonbchat: ⚠ the stored keys are not used: %v", err))
 		return ks
 	}
 	pool.Reset() // a key set aside in an earlier run (rejected, or rate limited) gets another chance
@@ -123,7 +125,7 @@ func openChat(f *chatFlags, dir string, withKeys bool) (*chatcell.ChatWithHistLi
 	}
 	chat := chatcell.NewHistList(opts...)
 	if err := chat.Err(); err != nil {
-		fmt.Fprintln(stderr, "gonbchat:", chatcell.Describe(err))
+		note("gonbchat: " + chatcell.Describe(err))
 		return nil, ks, 2
 	}
 	return chat, ks, 0
@@ -161,9 +163,9 @@ func runChat(f *chatFlags, dir string, fresh bool) int {
 // banner says which conversation goes on and where the replies come from.
 func banner(chat *chatcell.ChatWithHistList, f *chatFlags, ks keySetup, fresh, editor bool) {
 	if n := chat.Turns(); n > 0 && !fresh {
-		fmt.Fprintf(stderr, "(continuing the conversation %q: %d turn%s so far; `gonbchat newchat` starts afresh)\n", f.name, n, plural(n))
+		note(fmt.Sprintf("(continuing the conversation %q: %d turn%s so far; `gonbchat newchat` starts afresh)", f.name, n, plural(n)))
 	} else if fresh {
-		fmt.Fprintf(stderr, "(a new conversation %q)\n", f.name)
+		note(fmt.Sprintf("(a new conversation %q)", f.name))
 	}
 	model := f.model
 	if model == "" {
@@ -196,11 +198,45 @@ func banner(chat *chatcell.ChatWithHistList, f *chatFlags, ks keySetup, fresh, e
 	default:
 		from = fmt.Sprintf("%s %s", ks.provider, model)
 	}
-	fmt.Fprintln(stderr, "Replies from "+from+".")
+	note("Replies from " + from + ".")
 	if editor {
-		fmt.Fprintln(stderr, dim("Enter sends · an empty line, Ctrl-D or Ctrl-C ends · Ctrl-C stops a reply · ↑↓ earlier inputs"))
+		note(dim("Enter sends · an empty line, Ctrl-D or Ctrl-C ends · Ctrl-C stops a reply · ↑↓ earlier inputs"))
 	}
 }
+
+// note writes a line of the CLI's own to standard error, broken at spaces to fit the terminal.
+func note(line string) { fmt.Fprintln(stderr, fit(line)) }
+
+// fit breaks s at spaces so that no line is wider than standard error's terminal (if it is one).
+func fit(s string) string {
+	if !isTerminal(os.Stderr) {
+		return s
+	}
+	width, _, err := term.GetSize(int(os.Stderr.Fd()))
+	if err != nil || width < 20 {
+		return s
+	}
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		line := ""
+		for _, word := range strings.Split(para, " ") {
+			switch {
+			case line == "":
+				line = word
+			case runewidth.StringWidth(stripANSI(line+" "+word)) >= width:
+				out = append(out, line)
+				line = word
+			default:
+				line += " " + word
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// stripANSI drops the colour sequences dim adds, to measure what shows.
+func stripANSI(s string) string { return strings.NewReplacer("\x1b[2m", "", "\x1b[0m", "").Replace(s) }
 
 // dim greys a note line when standard error is a terminal.
 func dim(s string) string {
@@ -228,7 +264,7 @@ func converse(chat *chatcell.ChatWithHistList, in lineInput, sig chan os.Signal)
 			return status
 		}
 		if secret.Contains(msg) {
-			fmt.Fprintln(stderr, "✖ That line looks like an API key: it was not sent, and not kept in the input history. "+
+			note("✖ That line looks like an API key: it was not sent, and not kept in the input history. " +
 				"Store keys with `gonbchat keys add` (a hidden prompt).")
 			continue
 		}
@@ -273,18 +309,18 @@ func ask(chat *chatcell.ChatWithHistList, msg string, sig chan os.Signal) int {
 	cell.Close(nil)
 	switch {
 	case err == nil:
-		fmt.Fprintln(stderr, dim(usageLine(chat)))
+		note(dim(usageLine(chat)))
 		return 0
 	case interrupted.Load():
-		note := chatcell.Describe(err)
+		cut := chatcell.Describe(err)
 		if text == "" {
 			fmt.Println()
-			note += " (nothing had arrived; ↑ brings the message back)"
+			cut += " (nothing had arrived; ↑ brings the message back)"
 		}
-		fmt.Fprintln(stderr, "⚠ "+note)
+		note("⚠ " + cut)
 		return 0
 	}
-	fmt.Fprintln(stderr, "✖ "+chatcell.Describe(err))
+	note("✖ " + chatcell.Describe(err))
 	return 1
 }
 
