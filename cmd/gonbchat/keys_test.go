@@ -290,7 +290,7 @@ func (l *lockedBuffer) String() string {
 // on with the next line; SIGINT while waiting for a line ends the chat.
 func TestInterruptWithoutATerminal(t *testing.T) {
 	s := newSandbox(t)
-	cmd := s.command("-offline", "-pace", "40ms")
+	cmd := s.command("-offline", "-pace", "80ms")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func TestLineEditorEditsChinese(t *testing.T) {
 // the earlier turn.
 func TestCtrlCStopsTheReplyAndTheChatGoesOn(t *testing.T) {
 	s := newSandbox(t)
-	p := s.startPTY(30, 80, "-offline", "-pace", "40ms")
+	p := s.startPTY(30, 80, "-offline", "-pace", "80ms")
 	p.waitPrompt()
 	p.send("第一個問題", keyEnter)
 	p.waitText("Mirror") // the reply has begun
