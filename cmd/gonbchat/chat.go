@@ -291,29 +291,33 @@ func ask(chat *chatcell.ChatWithHistList, msg string, sig chan os.Signal) int {
 		case <-done:
 		}
 	}()
-	var plain []display.Option
+	// A terminal that cannot be drawn on (TERM=dumb) gets the plain text as it comes.
+	var out interface {
+		Write(string)
+		Close(map[string]any)
+	} = display.NewCell()
 	if dumbTerminal() {
-		plain = append(plain, display.WithWriter(struct{ io.Writer }{os.Stdout})) // not a terminal to display
+		out = plainOut{}
 	}
-	cell := display.NewCell(plain...)
 	var err error
+	var text strings.Builder
 	for delta, e := range chat.Stream(ctx, msg) {
 		if e != nil {
 			err = e // the last value: the turn is already recorded
 			continue
 		}
-		cell.Write(delta)
+		text.WriteString(delta)
+		out.Write(delta)
 	}
 	close(done)
-	text := cell.Text()
-	cell.Close(nil)
+	out.Close(nil)
 	switch {
 	case err == nil:
 		note(dim(usageLine(chat)))
 		return 0
 	case interrupted.Load():
 		cut := chatcell.Describe(err)
-		if text == "" {
+		if text.Len() == 0 {
 			fmt.Println()
 			cut += " (nothing had arrived; ↑ brings the message back)"
 		}
@@ -333,4 +337,12 @@ func usageLine(chat *chatcell.ChatWithHistList) string {
 		line += fmt.Sprintf("  ·  ≈ $%.6f so far", usd)
 	}
 	return line
+}
+
+// plainOut writes a reply as it comes, with no rendering.
+type plainOut struct{}
+
+func (plainOut) Write(d string) { fmt.Print(d) }
+func (plainOut) Close(map[string]any) {
+	fmt.Println()
 }
