@@ -26,6 +26,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "gateway" { // the class gateway: gateway.go
 		os.Exit(gatewayMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "serve" { // a persona bot's web page: serve.go
+		os.Exit(serveMain(os.Args[2:]))
+	}
 	model := flag.String("model", "", "model (default "+chatcell.DefaultModel+", or the provider's)")
 	provider := flag.String("provider", "", "groq, gemini, mistral, together, fireworks or openai (key from its usual variable)")
 	completionsAPI := flag.Bool("completions", false, "use Chat Completions instead of the Responses API (implied by -provider other than openai)")
