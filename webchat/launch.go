@@ -69,7 +69,7 @@ func Launch(p persona.Persona, m Model, opts ...Option) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return launch(ctx, p, m, launchEnv{
-		notebook: gonbui.IsNotebook, getenv: os.Getenv, frontend: kernelenv.Frontend, out: os.Stdout,
+		notebook: gonbui.IsNotebook, getenv: os.Getenv, frontend: kernelenv.Frontend, out: os.Stdout, errOut: os.Stderr,
 	}, opts...)
 }
 
@@ -79,6 +79,7 @@ type launchEnv struct {
 	getenv   func(string) string
 	frontend func() kernelenv.Kind
 	out      io.Writer // plain lines outside a notebook
+	errOut   io.Writer // error lines outside a notebook
 }
 
 // launchText is what Launch says, in one language.
@@ -163,7 +164,7 @@ func launch(ctx context.Context, p persona.Persona, m Model, env launchEnv, opts
 		if env.notebook {
 			display.Error(line)
 		} else {
-			fmt.Fprintln(os.Stderr, "✖ "+line)
+			fmt.Fprintln(env.errOut, "✖ "+line)
 		}
 		return err
 	}
@@ -193,7 +194,8 @@ func launch(ctx context.Context, p persona.Persona, m Model, env launchEnv, opts
 	}
 	done := make(chan error, 1)
 	ready := make(chan struct{})
-	serveCtx, cancel := context.WithCancel(ctx)
+	// The server stops when Launch says so (below), after it has seen why.
+	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	go func() { done <- s.serve(serveCtx, ln, ready) }()
 	<-ready
@@ -245,6 +247,9 @@ func launch(ctx context.Context, p persona.Persona, m Model, env launchEnv, opts
 	case <-timeUp:
 		line = fmt.Sprintf(tx.ServedFor, url, s.cfg.serveFor)
 	case err := <-done: // the server failed
+		if err == nil {
+			err = errors.New("webchat: the server stopped by itself")
+		}
 		return fail(err)
 	}
 	cancel()

@@ -103,7 +103,7 @@ func refused(url string) bool {
 // bot's port is remembered in its state directory under $GONB_TMP_DIR.
 func TestLaunchUnattended(t *testing.T) {
 	tmp := t.TempDir()
-	env := launchEnv{notebook: true, out: io.Discard, frontend: func() kernelenv.Kind { return kernelenv.KindBatch },
+	env := launchEnv{notebook: true, out: io.Discard, errOut: io.Discard, frontend: func() kernelenv.Kind { return kernelenv.KindBatch },
 		getenv: func(k string) string {
 			if k == "GONB_TMP_DIR" {
 				return tmp
@@ -133,8 +133,8 @@ func TestLaunchUnattended(t *testing.T) {
 // A stop (the context, as the interrupt does) ends Launch; WithServeFor ends it on time.
 func TestLaunchStops(t *testing.T) {
 	for _, byTime := range []bool{false, true} {
-		out := &syncBuffer{}
-		env := launchEnv{out: out, getenv: func(string) string { return "" }, frontend: func() kernelenv.Kind { return kernelenv.KindUnknown }}
+		out, errOut := &syncBuffer{}, &syncBuffer{}
+		env := launchEnv{out: out, errOut: errOut, getenv: func(string) string { return "" }, frontend: func() kernelenv.Kind { return kernelenv.KindUnknown }}
 		ctx, cancel := context.WithCancel(context.Background())
 		opts := []Option{WithLogger(nil), WithLanguage("zh-TW")}
 		if byTime {
@@ -166,8 +166,8 @@ func TestLaunchStops(t *testing.T) {
 		if byTime {
 			want = "開了 300ms 之後停止了"
 		}
-		if !strings.Contains(out.String(), want) || !refused(url) {
-			t.Errorf("after the stop (by time: %v): output %q, refused %v", byTime, out, refused(url))
+		if !strings.Contains(out.String(), want) || errOut.String() != "" || !refused(url) {
+			t.Errorf("after the stop (by time: %v): output %q, errors %q, refused %v", byTime, out, errOut, refused(url))
 		}
 	}
 }
@@ -246,8 +246,8 @@ func TestLaunchInterrupt(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("the child did not stop within 5 s of SIGINT:\n%s", out)
 		}
-		if !strings.Contains(out.String(), "已停止") {
-			t.Errorf("the child did not say it stopped:\n%s", out)
+		if !strings.Contains(out.String(), "已停止") || strings.Contains(out.String(), "✖") {
+			t.Errorf("the child did not say it stopped, or showed an error:\n%s", out)
 		}
 	}
 
