@@ -182,14 +182,25 @@ func TestPageInJupyter(t *testing.T) {
 		if !strings.HasPrefix(src, "http://localhost:") {
 			t.Errorf("Jupyter is on localhost, the iframe on %s: its cookie would be a third-party one", src)
 		}
-		do("the greeting in the iframe", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`iframe`)),
-			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		// The iframe's page: its node is looked up afresh each time (the cell's script may
+		// have replaced the element).
+		for deadline := time.Now().Add(time.Minute); ; {
+			c, cancel := context.WithTimeout(page, 3*time.Second)
+			err := chromedp.Do(c, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 				nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(".gonbchat-webchat iframe")))
 				if err != nil {
 					return err
 				}
 				return chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(".msg.bot.greeting"), chromedp.FromNode(nodes[0])))
 			}))
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the iframe shows no greeting: %v", err)
+			}
+		}
 		return src
 	}
 	inFrame := func(what string, f func(frame *chromedp.Node) chromedp.Action[chromedp.Void]) {

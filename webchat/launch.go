@@ -354,7 +354,7 @@ func (s *Server) showStopped(env launchEnv, url, line string) {
 // launchHTML is the cell's output while the page serves: the link, a line on how to stop it,
 // and the page in an iframe. Jupyter opened as localhost gets the page as localhost too (the
 // script below), so that the page's cookie is a same-site one and the visitor keeps their
-// conversation.
+// conversation; the script replaces the iframe rather than its src, so that the page loads once.
 func (s *Server) launchHTML(url string, port int, tx *launchText, env launchEnv) string {
 	id := "gonbchat-webchat-" + gonbui.UniqueID()
 	var b strings.Builder
@@ -369,7 +369,8 @@ func (s *Server) launchHTML(url string, port int, tx *launchText, env launchEnv)
 		id, html.EscapeString(url), html.EscapeString(s.p.Title))
 	if port > 0 && s.cfg.shareToken == "" {
 		fmt.Fprintf(&b, `<script>(function(){var h=location.hostname;if(h!=='localhost')return;var u='http://localhost:%d/';`+
-			`var f=document.getElementById('%s'),a=document.getElementById('%s-a');if(f)f.src=u;if(a){a.href=u;a.textContent=u;}})();</script>`,
+			`var f=document.getElementById('%s'),a=document.getElementById('%s-a');`+
+			`if(f){var g=f.cloneNode(false);g.src=u;f.replaceWith(g);}if(a){a.href=u;a.textContent=u;}})();</script>`,
 			port, id, id)
 	}
 	b.WriteString(`</div>`)
