@@ -191,7 +191,8 @@ func TestNotebooksWithoutStdin(t *testing.T) {
 					case "input_request", "input_request_unanswered":
 						t.Errorf("cell %d (%s) asked for input nobody can give", c.Index, firstLine(c.Source))
 					case "stream":
-						loop = loop || strings.Contains(m.Content.Text, "Loop:")
+						// "Loop:" in English, "Loop：" in Chinese (GONBCHAT_LANG).
+						loop = loop || strings.Contains(m.Content.Text, "Loop:") || strings.Contains(m.Content.Text, "Loop：")
 					}
 				}
 				if strings.Contains(c.Source, "Loop()") && !loop {
@@ -436,6 +437,7 @@ type view struct {
 	errors   []string
 
 	inputRequests int
+	stopPressed   bool // run_notebook.py pressed stop (metadata.gonbchat.stop_when)
 }
 
 func newView(msgs []message) *view {
@@ -480,6 +482,8 @@ func newView(msgs []message) *view {
 			v.inputRequests++
 			anon.WriteString(c.Prompt)
 			v.everShow.WriteString(c.Prompt)
+		case "stop_pressed":
+			v.stopPressed = true
 		case "input_reply":
 			// The front end shows the prompt and the answer in the output area.
 			anon.WriteString(c.Value + "\n")
@@ -533,6 +537,9 @@ func checkCell(c *cellRun) []string {
 			v.inputRequests, len(input))
 	case v.inputRequests < len(input) && c.Status != "timeout":
 		fail("the cell asked for input %d times, metadata.gonbchat.inputs has %d lines", v.inputRequests, len(input))
+	}
+	if stop := stopWhen(c.Metadata); stop != "" && !v.stopPressed && c.Status != "timeout" {
+		fail("stop_when: the cell never showed %q, so nobody pressed stop (it ended by itself)", stop)
 	}
 	for _, e := range v.errors {
 		fail("error message: %s", clip(e, 2000))
@@ -605,8 +612,9 @@ func (v *view) displaySummary() string {
 
 // cellMeta is a cell's metadata.gonbchat.
 type cellMeta struct {
-	Expect json.RawMessage `json:"expect"`
-	Inputs []string        `json:"inputs"`
+	Expect   json.RawMessage `json:"expect"`
+	Inputs   []string        `json:"inputs"`
+	StopWhen string          `json:"stop_when"` // run_notebook.py presses stop once the cell shows it
 }
 
 // parseMeta reads metadata.gonbchat, rejecting unknown keys.
@@ -626,7 +634,7 @@ func parseMeta(meta json.RawMessage) (*expect, []string, error) {
 	}
 	var cm cellMeta
 	if err := strictDecode(m.Gonbchat, &cm); err != nil {
-		return nil, nil, fmt.Errorf("metadata.gonbchat: %w (keys: expect, inputs)", err)
+		return nil, nil, fmt.Errorf("metadata.gonbchat: %w (keys: expect, inputs, stop_when)", err)
 	}
 	if len(cm.Expect) > 0 {
 		if err := strictDecode(cm.Expect, ex); err != nil {
@@ -634,6 +642,15 @@ func parseMeta(meta json.RawMessage) (*expect, []string, error) {
 		}
 	}
 	return ex, cm.Inputs, nil
+}
+
+// stopWhen returns a cell's metadata.gonbchat.stop_when ("" if none or unreadable).
+func stopWhen(meta json.RawMessage) string {
+	var m struct {
+		Gonbchat cellMeta `json:"gonbchat"`
+	}
+	json.Unmarshal(meta, &m)
+	return m.Gonbchat.StopWhen
 }
 
 func strictDecode(b []byte, v any) error {

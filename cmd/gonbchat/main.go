@@ -8,6 +8,7 @@
 //	gonbchat keys add        store an API key (hidden prompt; never on the command line)
 //	gonbchat keys list       the keys gonbchat would use, by fingerprint, and where each came from
 //	gonbchat keys clear      remove the stored keys
+//	gonbchat serve --persona F   a persona bot's web chat page (lesson 004)
 //	gonbchat gateway ...     the class gateway (gateway/README.md)
 //
 // The key comes from the environment (OPENAI_API_KEY, or the provider's variable with -provider;
@@ -27,6 +28,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "gateway" { // the class gateway: gateway.go
 		os.Exit(gatewayMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "serve" { // a persona bot's web page: serve.go
+		os.Exit(serveMain(os.Args[2:]))
 	}
 	os.Exit(cliMain(os.Args[1:])) // the chat and the keys: cli.go
 }
