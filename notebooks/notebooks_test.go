@@ -246,6 +246,89 @@ func TestSetupCells(t *testing.T) {
 	}
 }
 
+// TestSavedOutputs checks, without a kernel, the outputs saved in the lessons (written by
+// `go run ./notebooks/regen` from an offline run) against the cells' own expectations, so that
+// a teacher browsing the repository sees what the tests see: every "contains" string and error
+// line of a cell is in its saved outputs, no "not_contains" string is, every reply shown came
+// from the offline mirror model, and the cells were run in order. A failure means the
+// notebook changed since its outputs were saved: run `go run ./notebooks/regen`.
+func TestSavedOutputs(t *testing.T) {
+	paths, err := filepath.Glob("*.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = slices.DeleteFunc(paths, func(p string) bool { return strings.HasSuffix(p, ".nbconvert.ipynb") })
+	for _, p := range paths {
+		t.Run(strings.TrimSuffix(p, ".ipynb"), func(t *testing.T) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var nb struct {
+				Cells []struct {
+					CellType       string          `json:"cell_type"`
+					Source         json.RawMessage `json:"source"`
+					Metadata       json.RawMessage `json:"metadata"`
+					ExecutionCount *int            `json:"execution_count"`
+					Outputs        []struct {
+						OutputType string         `json:"output_type"`
+						Text       any            `json:"text"`
+						Data       map[string]any `json:"data"`
+						Metadata   map[string]any `json:"metadata"`
+					} `json:"outputs"`
+				} `json:"cells"`
+			}
+			if err := json.Unmarshal(b, &nb); err != nil {
+				t.Fatal(err)
+			}
+			count, withOutputs := 0, 0
+			for i, c := range nb.Cells {
+				if c.CellType != "code" {
+					continue
+				}
+				count++
+				first := firstLine(sourceText(t, c.Source))
+				if c.ExecutionCount == nil || *c.ExecutionCount != count {
+					t.Errorf("cell %d (%s): execution_count %v, want %d: run `go run ./notebooks/regen`", i, first, c.ExecutionCount, count)
+				}
+				if len(c.Outputs) > 0 {
+					withOutputs++
+				}
+				var shown, html strings.Builder
+				for _, o := range c.Outputs {
+					shown.WriteString(mimeText(o.Text))
+					shown.WriteString(mimeText(o.Data["text/plain"]) + "\n" + mimeText(o.Data["text/html"]) + "\n")
+					html.WriteString(mimeText(o.Data["text/html"]))
+					if g, ok := o.Metadata["gonbchat"].(map[string]any); ok && g["source"] != nil && g["source"] != "offline" {
+						t.Errorf("cell %d (%s): a saved reply from %v, not the offline model", i, first, g["source"])
+					}
+				}
+				ex, _, err := parseMeta(c.Metadata)
+				if err != nil {
+					t.Errorf("cell %d: %v", i, err)
+					continue
+				}
+				for _, s := range ex.Contains {
+					if !strings.Contains(shown.String(), s) {
+						t.Errorf("cell %d (%s): the saved outputs lack %q: run `go run ./notebooks/regen`", i, first, s)
+					}
+				}
+				for _, s := range ex.NotContains {
+					if strings.Contains(shown.String(), s) {
+						t.Errorf("cell %d (%s): the saved outputs show %q", i, first, s)
+					}
+				}
+				if ex.ErrorLine && !errorLine.MatchString(html.String()) {
+					t.Errorf("cell %d (%s): the saved outputs have no error line", i, first)
+				}
+			}
+			if withOutputs < count/2 {
+				t.Errorf("%d of %d code cells have saved outputs: run `go run ./notebooks/regen`", withOutputs, count)
+			}
+		})
+	}
+}
+
 // requireKernel skips under -short and fails when Jupyter or the GoNB kernel is missing.
 func requireKernel(t testing.TB) {
 	t.Helper()
