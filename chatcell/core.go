@@ -369,9 +369,13 @@ func (c *core) report(cfg *config, err error) {
 // the notebook's stop button) cuts the reply short cleanly; the caller saves its state and
 // then calls reraise, so the cell stops as it would without us.
 func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again func(error) (*Request, string)) (rep *Reply, partial string, interrupted bool, err error) {
+	return showTurnIn(ctx, newCell(), cfg, cn, req, again)
+}
+
+// showTurnIn is showTurn into a cell the caller made (AskAll makes its cells first, in order).
+func showTurnIn(ctx context.Context, cell replyCell, cfg *config, cn *conn, req *Request, again func(error) (*Request, string)) (rep *Reply, partial string, interrupted bool, err error) {
 	ctx, stop := gonbio.InterruptContext(ctx)
 	defer stop()
-	cell := newCell()
 	rep, partial, err = run(ctx, cfg, cn, cfg.backend, req, hooks{
 		emit: func(d string) bool {
 			if cfg.stream {

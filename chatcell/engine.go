@@ -32,6 +32,18 @@ type Request struct {
 	PreviousResponseID string
 	Store              *bool
 	Params             map[string]any // passed through as JSON
+	// Format asks for JSON instead of text (nil: text). See OutputFormat.
+	Format *OutputFormat
+}
+
+// OutputFormat asks the model for JSON: JSON that fits Schema (structured outputs: the
+// Responses API's text.format, Chat Completions' response_format, type json_schema), or any
+// JSON object when Schema is nil (JSON mode, json_object). Schema is sent as written, so its
+// properties keep their order, which is the order a model writes them in.
+type OutputFormat struct {
+	Name   string          // the schema's name: a-z, A-Z, 0-9, '_' and '-', at most 64
+	Schema json.RawMessage // a JSON Schema object; nil for JSON mode
+	Strict bool            // strict schema adherence
 }
 
 // Reply is a finished model reply.

@@ -35,13 +35,13 @@ const (
 // Where an option can be given. Every option's type says where it works, and the compiler
 // refuses it anywhere else:
 //
-//	option type      New   NewHistList   one call (Ask, Reply, Stream, Go, Loop)   Create, ShowEvents, Loop()
-//	Option            ✓        ✓             ✓                                          ✓
-//	ConnOption        ✓        ✓                                                        ✓
-//	NameOption        ✓        ✓
+//	option type      New   NewHistList   one call (Ask, Reply, Stream, Go, Loop)   Create, ShowEvents, Loop()   NewGroupChat
+//	Option            ✓        ✓             ✓                                          ✓                           ✓
+//	ConnOption        ✓        ✓                                                        ✓                           ✓
+//	NameOption        ✓        ✓                                                                                    ✓
 //	ThreadOption      ✓                                                                 ✓
 //	ListOption                 ✓
-//	MessagesOption             ✓                                                        ✓
+//	MessagesOption             ✓                                                        ✓                           ✓
 //
 // A value an option cannot take (a bad name, an unknown provider, a negative cap) is an error
 // at New, NewHistList or Create: it is shown once, and the chat returns it from every verb.

@@ -35,10 +35,11 @@ import (
 // compile, which the interface check proves.
 
 var places = map[string]reflect.Type{
-	"New":         reflect.TypeFor[ChatOption](),
-	"NewHistList": reflect.TypeFor[HistOption](),
-	"call":        reflect.TypeFor[CallOption](),
-	"Create":      reflect.TypeFor[CreateOption](),
+	"New":          reflect.TypeFor[ChatOption](),
+	"NewHistList":  reflect.TypeFor[HistOption](),
+	"call":         reflect.TypeFor[CallOption](),
+	"Create":       reflect.TypeFor[CreateOption](),
+	"NewGroupChat": reflect.TypeFor[GroupOption](),
 }
 
 // optionCase gives an option, and what a run needs to show its effect.
@@ -52,6 +53,10 @@ type optionCase struct {
 	offline bool
 	// pace slows the server's stream.
 	pace time.Duration
+	// timing: the option changes how long the chat takes (compared apart, see TestOptionMatrix).
+	timing bool
+	// script is the server's next reply.
+	script string
 }
 
 func optionCases(t *testing.T, other string) map[string]optionCase {
@@ -68,20 +73,20 @@ func optionCases(t *testing.T, other string) map[string]optionCase {
 		"WithModel":              {opt: WithModel("gpt-4.1-mini")},
 		"WithInstructions":       {opt: WithInstructions("只用英文")},
 		"WithStore":              {opt: WithStore(true)},
-		"WithStream":             {opt: WithStream(false)},
+		"WithStream":             {opt: WithStream(false), pace: 40 * time.Millisecond},
 		"WithParam":              {opt: WithParam("top_p", 0.5)},
 		"WithTemperature":        {opt: WithTemperature(0.3)},
 		"WithMaxOutputTokens":    {opt: WithMaxOutputTokens(40)},
 		"WithQuiet":              {opt: WithQuiet()},
 		"WithStartTimeout":       {opt: WithStartTimeout(200 * time.Millisecond), slow: true},
-		"WithStallTimeout":       {opt: WithStallTimeout(50 * time.Millisecond), pace: 150 * time.Millisecond},
+		"WithStallTimeout":       {opt: WithStallTimeout(50 * time.Millisecond), pace: 150 * time.Millisecond, script: "一段 慢慢 來的 回覆"},
 		"WithLanguage":           {opt: WithLanguage("zh-TW")},
 		"WithAPIKey":             {opt: WithAPIKey("sk-another-key-0123456789")},
 		"WithBaseURL":            {opt: WithBaseURL(other)},
 		"WithKeyPool":            {opt: WithKeyPool(mustPool(t, "sk-pool-key-one-0123456789", "sk-pool-key-two-0123456789"))},
 		"WithProvider":           {opt: WithProvider("groq")},
 		"WithOffline":            {opt: WithOffline()},
-		"WithOfflinePace":        {opt: WithOfflinePace(time.Millisecond), offline: true},
+		"WithOfflinePace":        {opt: WithOfflinePace(time.Millisecond), offline: true, timing: true},
 		"WithRequestOptions":     {opt: WithRequestOptions(option.WithHeader("X-Lesson", "3"))},
 		"WithLastID":             {opt: WithLastID("resp_seed")},
 		"WithPreviousResponseID": {opt: WithPreviousResponseID("resp_seed")},
@@ -164,8 +169,8 @@ func observe(t *testing.T, place string, opts []any, tc optionCase) string {
 		srv.Handler().InjectFault(openaitest.Fault{Latency: 400 * time.Millisecond, Times: -1})
 		srv.Handler().Script("x")
 	}
-	if tc.pace > 0 {
-		srv.Handler().Script("一段 慢慢 來的 回覆")
+	if tc.script != "" {
+		srv.Handler().Script(tc.script)
 	}
 	dir := t.TempDir()
 	base := []any{WithStateDir(dir)}
@@ -174,10 +179,19 @@ func observe(t *testing.T, place string, opts []any, tc optionCase) string {
 	} else {
 		base = append(base, WithOffline())
 	}
-	var writes int
+	var first, last time.Time
 	var mu sync.Mutex
 	old := newCell
-	newCell = func() replyCell { return countingCell{old(), func() { mu.Lock(); writes++; mu.Unlock() }} }
+	newCell = func() replyCell {
+		return countingCell{old(), func() {
+			mu.Lock()
+			if first.IsZero() {
+				first = time.Now()
+			}
+			last = time.Now()
+			mu.Unlock()
+		}}
+	}
 	defer func() { newCell = old }()
 
 	var result []string
@@ -233,6 +247,23 @@ func observe(t *testing.T, place string, opts []any, tc optionCase) string {
 					result = append(result, fmt.Sprintf("msg %s %q", m.Role, m.Content))
 				}
 			}
+		case "NewGroupChat":
+			var gopts []GroupOption
+			for _, o := range append(base, opts...) {
+				gopts = append(gopts, o.(GroupOption))
+			}
+			g := NewGroupChat(gopts...)
+			g.SetRole("苏轼", "北宋文学家")
+			g.SetRole("李清照", "宋代女词人")
+			for i := 0; i < turns; i++ {
+				for _, r := range g.Ask(Says("苏轼", "李清照"), Says("李清照", "苏轼")) {
+					result = append(result, "remark "+r.Speaker+": "+r.Remark)
+				}
+			}
+			result = append(result, "name="+g.Name(), "source="+string(g.Source()))
+			if err := g.Err(); err != nil {
+				result = append(result, "err="+err.Error())
+			}
 		case "Create":
 			var co []CreateOption
 			for _, o := range append(base[1:], opts...) {
@@ -242,10 +273,13 @@ func observe(t *testing.T, place string, opts []any, tc optionCase) string {
 			result = append(result, "reply model="+r.Model, "text="+r.Text)
 		}
 	})
-	if time.Since(start) > 700*time.Millisecond {
+	if elapsed := time.Since(start); tc.timing {
+		result = append(result, fmt.Sprintf("elapsed=%s", elapsed.Round(time.Millisecond)))
+	} else if elapsed > 700*time.Millisecond {
 		result = append(result, "slow")
 	}
-	result = append(result, "output:"+out, fmt.Sprintf("writes>1=%v", writes > 1))
+	// Streamed text is written over the reply's time; text shown at the end, all at once.
+	result = append(result, "output:"+out, fmt.Sprintf("streamed=%v", last.Sub(first) > 60*time.Millisecond))
 	for _, r := range srv.Handler().Requests() {
 		body, _ := json.Marshal(r.JSON())
 		result = append(result, fmt.Sprintf("req %s %s %s lesson=%s auth=%s", r.Method, r.Path, body, r.Header.Get("X-Lesson"), r.Header.Get("Authorization")))
@@ -259,6 +293,19 @@ func observe(t *testing.T, place string, opts []any, tc optionCase) string {
 	})
 	return volatile.ReplaceAllString(strings.Join(result, "\n"), "X")
 }
+
+var elapsedRE = regexp.MustCompile(`elapsed=([0-9.a-zµ]+)`)
+
+func elapsedOf(obs string) time.Duration {
+	m := elapsedRE.FindStringSubmatch(obs)
+	if m == nil {
+		return 0
+	}
+	d, _ := time.ParseDuration(m[1])
+	return d
+}
+
+func strip(obs string) string { return elapsedRE.ReplaceAllString(obs, "") }
 
 type countingCell struct {
 	replyCell
@@ -317,13 +364,22 @@ func TestOptionMatrix(t *testing.T) {
 		if kind := exported[name]; kind != "" && typ.Name() != kind {
 			t.Errorf("%s returns %s, the case holds %s", name, kind, typ.Name())
 		}
-		for _, place := range []string{"New", "NewHistList", "call", "Create"} {
+		for _, place := range []string{"New", "NewHistList", "call", "Create", "NewGroupChat"} {
 			if !typ.Implements(places[place]) {
 				continue // the compiler refuses it there
 			}
 			t.Run(name+"/"+place, func(t *testing.T) {
 				without := observe(t, place, nil, tc)
 				with := observe(t, place, []any{tc.opt}, tc)
+				if tc.timing {
+					// The same run, at least three times faster (or slower) with the option.
+					dw, dwo := elapsedOf(with), elapsedOf(without)
+					if strip(with) != strip(without) || dw*3 < dwo || dwo*3 < dw {
+						return
+					}
+					t.Errorf("%s given to %s changes nothing the chat does (%s with, %s without):\n%s", name, place, dw, dwo, with)
+					return
+				}
 				if with == without {
 					t.Errorf("%s given to %s changes nothing the chat does:\n%s", name, place, with)
 				}
@@ -335,12 +391,12 @@ func TestOptionMatrix(t *testing.T) {
 // The table in the package documentation is what the types do.
 func TestOptionPlacesTable(t *testing.T) {
 	want := map[string][]string{
-		"Option":         {"New", "NewHistList", "call", "Create"},
-		"ConnOption":     {"New", "NewHistList", "Create"},
-		"NameOption":     {"New", "NewHistList"},
+		"Option":         {"New", "NewHistList", "call", "Create", "NewGroupChat"},
+		"ConnOption":     {"New", "NewHistList", "Create", "NewGroupChat"},
+		"NameOption":     {"New", "NewHistList", "NewGroupChat"},
 		"ThreadOption":   {"New", "Create"},
 		"ListOption":     {"NewHistList"},
-		"MessagesOption": {"NewHistList", "Create"},
+		"MessagesOption": {"NewHistList", "Create", "NewGroupChat"},
 	}
 	for kind, ps := range want {
 		var typ reflect.Type

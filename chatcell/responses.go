@@ -4,12 +4,15 @@ package chatcell
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"iter"
 
 	"github.com/gonbchat/gonbchat/llm"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
+	"github.com/openai/openai-go/v3/shared"
 )
 
 // ResponsesBackend talks to the Responses API (POST /v1/responses, streamed). It is the default.
@@ -22,6 +25,25 @@ func paramOpts(params map[string]any) []option.RequestOption {
 		opts = append(opts, option.WithJSONSet(k, v))
 	}
 	return opts
+}
+
+// textFormat is an OutputFormat as the Responses API's text.format.
+func textFormat(f *OutputFormat) (responses.ResponseTextConfigParam, error) {
+	var t responses.ResponseTextConfigParam
+	if f.Schema == nil {
+		t.Format.OfJSONObject = &shared.ResponseFormatJSONObjectParam{}
+		return t, nil
+	}
+	var top map[string]json.RawMessage // raw values keep the order of the properties
+	if err := json.Unmarshal(f.Schema, &top); err != nil {
+		return t, fmt.Errorf("output format %q: the schema is not a JSON object: %w", f.Name, err)
+	}
+	schema := make(map[string]any, len(top))
+	for k, v := range top {
+		schema[k] = v
+	}
+	t.Format.OfJSONSchema = &responses.ResponseFormatTextJSONSchemaConfigParam{Name: f.Name, Schema: schema, Strict: param.NewOpt(f.Strict)}
+	return t, nil
 }
 
 // Stream implements Backend.
@@ -44,6 +66,14 @@ func (ResponsesBackend) Stream(ctx context.Context, opts []RequestOption, req *R
 		}
 		if req.Store != nil {
 			params.Store = param.NewOpt(*req.Store)
+		}
+		if req.Format != nil {
+			text, err := textFormat(req.Format)
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			params.Text = text
 		}
 		svc := responses.NewResponseService()
 		s := svc.NewStreaming(ctx, params, append(opts, paramOpts(req.Params)...)...)

@@ -155,6 +155,12 @@ type Chat struct{ h *kernel.Handle }
 // versioned, checksummed, written atomically and under a lock, with no key in it.
 type ChatWithHistList struct{ h *kernel.Handle }
 
+// Cue asks for one remark: who speaks, and to whom. Make it with Says.
+type Cue struct {
+	Speaker   string
+	Audiences []string
+}
+
 // An Endpoint sends whole message lists to a model and streams the replies, with the
 // connection, model and parameters of its options: the building block under the chats, for
 // programs that keep their own conversations (a web chat page keeps one per visitor). It keeps
@@ -171,6 +177,35 @@ type Event struct {
 	Connected bool
 }
 
+// GroupChat is a group chat role-play (openai2's GroupChat): roles with descriptions, the
+// dialogue so far, and a model that writes the next remarks for the speakers you name.
+//
+//	var group = chatcell.NewGroupChat(chatcell.WithName("诗人"))
+//
+//	%%
+//	group.SetRole("苏轼", "宋朝诗人，他的词风格独特，既有儒家的教诲，又有生活的乐趣。")
+//	group.SetRole("李清照", "宋代著名的女词人，其词句优美，情感真挚。")
+//	group.AddDialog("苏轼", []string{"李清照"}, "你好呀")
+//	remarks := group.Ask(chatcell.Says("苏轼", "李清照"), chatcell.Says("李清照", "苏轼"))
+//
+// Ask shows the remarks as a dialogue while they stream and returns them typed; the dialogue
+// keeps them, so the next Ask continues the scene. The request uses structured outputs (a
+// strict JSON schema whose speakers and audiences are the names asked for); a server that
+// refuses them gets JSON mode, then a plain prompt, and an answer that is not the remarks asked
+// for is asked again once. Like the other chats, a GroupChat lives from cell to cell under its
+// name. It is safe for concurrent use.
+type GroupChat struct{ h *kernel.Handle }
+
+// OutputFormat asks the model for JSON: JSON that fits Schema (structured outputs: the
+// Responses API's text.format, Chat Completions' response_format, type json_schema), or any
+// JSON object when Schema is nil (JSON mode, json_object). Schema is sent as written, so its
+// properties keep their order, which is the order a model writes them in.
+type OutputFormat struct {
+	Name   string          // the schema's name: a-z, A-Z, 0-9, '_' and '-', at most 64
+	Schema json.RawMessage // a JSON Schema object; nil for JSON mode
+	Strict bool            // strict schema adherence
+}
+
 // Provider is an OpenAI-compatible service: where it lives, which environment variable holds
 // its key and a model to start with.
 type Provider struct {
@@ -182,6 +217,15 @@ type Provider struct {
 	// (whose thread lives on the server) cannot use them, a ChatWithHistList or Create uses Chat
 	// Completions there by itself.
 	ChatOnly bool
+}
+
+// Remark is one line of a group chat's dialogue: who said it, to whom, and what.
+type Remark struct {
+	Speaker   string   `json:"speaker"`
+	Audiences []string `json:"audiences"`
+	Remark    string   `json:"remark"`
+	// Partial marks a remark cut short (an interrupt, a broken stream): what arrived.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Reply is a finished model reply.
@@ -208,10 +252,18 @@ type Request struct {
 	PreviousResponseID string
 	Store              *bool
 	Params             map[string]any // passed through as JSON
+	// Format asks for JSON instead of text (nil: text). See OutputFormat.
+	Format *OutputFormat
 }
 
 // ResponsesBackend talks to the Responses API (POST /v1/responses, streamed). It is the default.
 type ResponsesBackend struct{}
+
+// Role is a member of a group chat: a name and who they are.
+type Role struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
 
 // Source says where replies come from: a live server or the offline mirror model.
 type Source string
@@ -290,11 +342,84 @@ func NewEndpoint(opts ...CreateOption) *Endpoint {
 	return &Endpoint{kernel.NewShow("NewEndpoint", args, aerr)}
 }
 
+// Says asks for a remark of speaker to audiences (to every other role when none is given).
+func Says(speaker string, audiences ...string) Cue {
+	args, aerr := kernel.Args("chatcell.Says", speaker, audiences)
+	var r0 Cue
+	res, err := kernel.CallShow(nil, nil, "Says", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// NewGroupChat returns the group chat named by WithName (default DefaultName), continuing it
+// (its roles and dialogue) if an earlier GoNB cell started it.
+func NewGroupChat(opts ...GroupOption) *GroupChat {
+	args, aerr := kernel.Args("chatcell.NewGroupChat", optsOf(opts))
+	return &GroupChat{kernel.NewShow("NewGroupChat", args, aerr)}
+}
+
 // NewHistList returns the ChatWithHistList named by WithName (default DefaultName), continuing
 // it if an earlier GoNB cell started it.
 func NewHistList(opts ...HistOption) *ChatWithHistList {
 	args, aerr := kernel.Args("chatcell.NewHistList", optsOf(opts))
 	return &ChatWithHistList{kernel.NewShow("NewHistList", args, aerr)}
+}
+
+// Keep keeps r under name for the rest of the kernel's life and returns it. GoNB runs every
+// cell as a new program, so a reply held in a variable is gone in the next cell; Kept(name)
+// gives it back there, as the textbook's response, response1 and response2 stay in Python
+// variables from cell to cell. Keeping another reply under the same name replaces it (as
+// assigning the variable again does). Outside GoNB it is kept in the program's memory. Names
+// are those of WithName. A name that is not valid, or a state file that cannot be written, is
+// shown as one line; Keep returns r all the same.
+func Keep(name string, r Reply) Reply {
+	args, aerr := kernel.Args("chatcell.Keep", name, r)
+	var r0 Reply
+	res, err := kernel.CallShow(nil, nil, "Keep", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Kept returns the reply kept under name by Keep. When nothing is kept under that name (the
+// cell that keeps it has not run in this kernel yet) it shows one line saying so and returns
+// the zero Reply.
+func Kept(name string) Reply {
+	args, aerr := kernel.Args("chatcell.Kept", name)
+	var r0 Reply
+	res, err := kernel.CallShow(nil, nil, "Kept", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Delete deletes one stored response from the server, as the textbook's
+// client.responses.delete(id) does (DeleteThread deletes a chat's whole thread). An error is
+// shown as one line and returned. DeleteContext is the Go API.
+func Delete(id string, opts ...CreateOption) error {
+	args, aerr := kernel.Args("chatcell.Delete", id, optsOf(opts))
+	var r0 error
+	res, err := kernel.CallShow(nil, nil, "Delete", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// DeleteContext deletes one stored response from the server.
+func DeleteContext(ctx context.Context, id string, opts ...CreateOption) error {
+	args, aerr := kernel.Args("chatcell.DeleteContext", id, optsOf(opts))
+	var r0 error
+	res, err := kernel.CallShow(ctx, nil, "DeleteContext", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
 }
 
 // Loop is the textbook's first chat loop (3-1): every line is a new request with no memory of
@@ -719,6 +844,22 @@ func (c *ChatWithHistList) ShowConversation() error {
 	return r0
 }
 
+// Append adds messages to the end of the history as they are, as the lessons'
+// messages.append(...) does: a reply the model returned (Reply.Message()), or a message of
+// your own. Unlike AddDialogs it does not mark them forged. It adds nothing if a message is
+// invalid, and then shows why.
+func (c *ChatWithHistList) Append(msgs ...llm.Message) error {
+	args, aerr := kernel.Args("chatcell.ChatWithHistList.Append", msgs)
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "ChatWithHistList.Append", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
 // Err reports what the options could not take (nil if all is well).
 func (c *Endpoint) Err() error {
 	args, aerr := kernel.Args("chatcell.Endpoint.Err")
@@ -780,6 +921,222 @@ func (c *Endpoint) Reply(ctx context.Context, msgs []llm.Message) (Reply, error)
 	kernel.Res(res, 0, &r0)
 	r1 = resErr(res, 1)
 	return r0, r1
+}
+
+// SetRole adds a role, or changes the description of one: roles keep the order they were
+// added in. The next request describes the roles as they are then.
+func (c *GroupChat) SetRole(name string, description string) error {
+	args, aerr := kernel.Args("chatcell.GroupChat.SetRole", name, description)
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.SetRole", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// RemoveRole takes a role out of the group; what it said stays in the dialogue.
+func (c *GroupChat) RemoveRole(name string) error {
+	args, aerr := kernel.Args("chatcell.GroupChat.RemoveRole", name)
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.RemoveRole", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// Roles returns the roles, in order.
+func (c *GroupChat) Roles() []Role {
+	args, aerr := kernel.Args("chatcell.GroupChat.Roles")
+	var r0 []Role
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Roles", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// AddDialog adds a remark to the dialogue, as if it had been said (openai2's add_dialog):
+// the model continues from it.
+func (c *GroupChat) AddDialog(speaker string, audiences []string, remark string) error {
+	args, aerr := kernel.Args("chatcell.GroupChat.AddDialog", speaker, audiences, remark)
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.AddDialog", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// Dialog returns a copy of the dialogue so far.
+func (c *GroupChat) Dialog() []Remark {
+	args, aerr := kernel.Args("chatcell.GroupChat.Dialog")
+	var r0 []Remark
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Dialog", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Ask has the model write the remarks cued, in that order, shows them as a dialogue while they
+// stream, adds them to the dialogue and returns them (nil on error; the error is shown as one
+// line, and Err returns it). The usage line follows.
+func (c *GroupChat) Ask(cues ...Cue) []Remark {
+	args, aerr := kernel.Args("chatcell.GroupChat.Ask", cues)
+	var r0 []Remark
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Ask", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Reply is Ask for Go programs: it shows nothing and returns the error.
+func (c *GroupChat) Reply(ctx context.Context, cues ...Cue) ([]Remark, error) {
+	args, aerr := kernel.Args("chatcell.GroupChat.Reply", cues)
+	var r0 []Remark
+	var r1 error
+	res, err := kernel.CallShow(ctx, c.h, "GroupChat.Reply", args, aerr)
+	if err != nil {
+		r1 = callFailed(err)
+		return r0, r1
+	}
+	kernel.Res(res, 0, &r0)
+	r1 = resErr(res, 1)
+	return r0, r1
+}
+
+// ShowDialog shows the roles and the dialogue so far.
+func (c *GroupChat) ShowDialog() error {
+	args, aerr := kernel.Args("chatcell.GroupChat.ShowDialog")
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.ShowDialog", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// Rollback removes the last n remarks of the dialogue and shows them.
+func (c *GroupChat) Rollback(n int) error {
+	args, aerr := kernel.Args("chatcell.GroupChat.Rollback", n)
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Rollback", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// Reset empties the dialogue and starts the totals again; the roles stay.
+func (c *GroupChat) Reset() error {
+	args, aerr := kernel.Args("chatcell.GroupChat.Reset")
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Reset", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// ResetAPIKey makes the next requests use key; the roles and the dialogue are kept.
+func (c *GroupChat) ResetAPIKey(key string) error {
+	args, aerr := kernel.Args("chatcell.GroupChat.ResetAPIKey", key)
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.ResetAPIKey", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// ResetKeyPool makes the next requests use the keys of p in turn.
+func (c *GroupChat) ResetKeyPool(p KeyPool) error {
+	args, aerr := kernel.Args("chatcell.GroupChat.ResetKeyPool", poolArg(p))
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.ResetKeyPool", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// Err returns the error of the group's last action, nil if it succeeded.
+func (c *GroupChat) Err() error {
+	args, aerr := kernel.Args("chatcell.GroupChat.Err")
+	var r0 error
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Err", args, aerr)
+	if err != nil {
+		r0 = callFailed(err)
+		return r0
+	}
+	r0 = resErr(res, 0)
+	return r0
+}
+
+// Name returns the group's name.
+func (c *GroupChat) Name() string {
+	args, aerr := kernel.Args("chatcell.GroupChat.Name")
+	var r0 string
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Name", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Source says whether the group talks to a live server or the offline mirror model.
+func (c *GroupChat) Source() Source {
+	args, aerr := kernel.Args("chatcell.GroupChat.Source")
+	var r0 Source
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Source", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Usage returns the tokens of every request of the group (asked-again ones included).
+func (c *GroupChat) Usage() llm.Usage {
+	args, aerr := kernel.Args("chatcell.GroupChat.Usage")
+	var r0 llm.Usage
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Usage", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Turns returns how many times the group's remarks were written.
+func (c *GroupChat) Turns() int {
+	args, aerr := kernel.Args("chatcell.GroupChat.Turns")
+	var r0 int
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Turns", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
+}
+
+// Requests returns how many requests the group made.
+func (c *GroupChat) Requests() int {
+	args, aerr := kernel.Args("chatcell.GroupChat.Requests")
+	var r0 int
+	res, err := kernel.CallShow(nil, c.h, "GroupChat.Requests", args, aerr)
+	_ = err
+	kernel.Res(res, 0, &r0)
+	return r0
 }
 
 // Message returns the reply as the message the API returned: role assistant and the text.

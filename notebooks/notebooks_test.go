@@ -191,7 +191,8 @@ func TestNotebooksWithoutStdin(t *testing.T) {
 					case "input_request", "input_request_unanswered":
 						t.Errorf("cell %d (%s) asked for input nobody can give", c.Index, firstLine(c.Source))
 					case "stream":
-						loop = loop || strings.Contains(m.Content.Text, "Loop:")
+						// "Loop:" in English, "Loop：" in Chinese (GONBCHAT_LANG).
+						loop = loop || strings.Contains(m.Content.Text, "Loop:") || strings.Contains(m.Content.Text, "Loop：")
 					}
 				}
 				if strings.Contains(c.Source, "Loop()") && !loop {
@@ -242,6 +243,89 @@ func TestSetupCells(t *testing.T) {
 		if replaces == 0 && codeCells(nb) > 0 {
 			t.Errorf("%s: no setup cell (`!*go mod edit ... -replace=github.com/gonbchat/gonbchat=${GONB_DIR}/..`)", p)
 		}
+	}
+}
+
+// TestSavedOutputs checks, without a kernel, the outputs saved in the lessons (written by
+// `go run ./notebooks/regen` from an offline run) against the cells' own expectations, so that
+// a teacher browsing the repository sees what the tests see: every "contains" string and error
+// line of a cell is in its saved outputs, no "not_contains" string is, every reply shown came
+// from the offline mirror model, and the cells were run in order. A failure means the
+// notebook changed since its outputs were saved: run `go run ./notebooks/regen`.
+func TestSavedOutputs(t *testing.T) {
+	paths, err := filepath.Glob("*.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = slices.DeleteFunc(paths, func(p string) bool { return strings.HasSuffix(p, ".nbconvert.ipynb") })
+	for _, p := range paths {
+		t.Run(strings.TrimSuffix(p, ".ipynb"), func(t *testing.T) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var nb struct {
+				Cells []struct {
+					CellType       string          `json:"cell_type"`
+					Source         json.RawMessage `json:"source"`
+					Metadata       json.RawMessage `json:"metadata"`
+					ExecutionCount *int            `json:"execution_count"`
+					Outputs        []struct {
+						OutputType string         `json:"output_type"`
+						Text       any            `json:"text"`
+						Data       map[string]any `json:"data"`
+						Metadata   map[string]any `json:"metadata"`
+					} `json:"outputs"`
+				} `json:"cells"`
+			}
+			if err := json.Unmarshal(b, &nb); err != nil {
+				t.Fatal(err)
+			}
+			count, withOutputs := 0, 0
+			for i, c := range nb.Cells {
+				if c.CellType != "code" {
+					continue
+				}
+				count++
+				first := firstLine(sourceText(t, c.Source))
+				if c.ExecutionCount == nil || *c.ExecutionCount != count {
+					t.Errorf("cell %d (%s): execution_count %v, want %d: run `go run ./notebooks/regen`", i, first, c.ExecutionCount, count)
+				}
+				if len(c.Outputs) > 0 {
+					withOutputs++
+				}
+				var shown, html strings.Builder
+				for _, o := range c.Outputs {
+					shown.WriteString(mimeText(o.Text))
+					shown.WriteString(mimeText(o.Data["text/plain"]) + "\n" + mimeText(o.Data["text/html"]) + "\n")
+					html.WriteString(mimeText(o.Data["text/html"]))
+					if g, ok := o.Metadata["gonbchat"].(map[string]any); ok && g["source"] != nil && g["source"] != "offline" {
+						t.Errorf("cell %d (%s): a saved reply from %v, not the offline model", i, first, g["source"])
+					}
+				}
+				ex, _, err := parseMeta(c.Metadata)
+				if err != nil {
+					t.Errorf("cell %d: %v", i, err)
+					continue
+				}
+				for _, s := range ex.Contains {
+					if !strings.Contains(shown.String(), s) {
+						t.Errorf("cell %d (%s): the saved outputs lack %q: run `go run ./notebooks/regen`", i, first, s)
+					}
+				}
+				for _, s := range ex.NotContains {
+					if strings.Contains(shown.String(), s) {
+						t.Errorf("cell %d (%s): the saved outputs show %q", i, first, s)
+					}
+				}
+				if ex.ErrorLine && !errorLine.MatchString(html.String()) {
+					t.Errorf("cell %d (%s): the saved outputs have no error line", i, first)
+				}
+			}
+			if withOutputs < count/2 {
+				t.Errorf("%d of %d code cells have saved outputs: run `go run ./notebooks/regen`", withOutputs, count)
+			}
+		})
 	}
 }
 
@@ -436,6 +520,7 @@ type view struct {
 	errors   []string
 
 	inputRequests int
+	stopPressed   bool // run_notebook.py pressed stop (metadata.gonbchat.stop_when)
 }
 
 func newView(msgs []message) *view {
@@ -480,6 +565,8 @@ func newView(msgs []message) *view {
 			v.inputRequests++
 			anon.WriteString(c.Prompt)
 			v.everShow.WriteString(c.Prompt)
+		case "stop_pressed":
+			v.stopPressed = true
 		case "input_reply":
 			// The front end shows the prompt and the answer in the output area.
 			anon.WriteString(c.Value + "\n")
@@ -533,6 +620,9 @@ func checkCell(c *cellRun) []string {
 			v.inputRequests, len(input))
 	case v.inputRequests < len(input) && c.Status != "timeout":
 		fail("the cell asked for input %d times, metadata.gonbchat.inputs has %d lines", v.inputRequests, len(input))
+	}
+	if stop := stopWhen(c.Metadata); stop != "" && !v.stopPressed && c.Status != "timeout" {
+		fail("stop_when: the cell never showed %q, so nobody pressed stop (it ended by itself)", stop)
 	}
 	for _, e := range v.errors {
 		fail("error message: %s", clip(e, 2000))
@@ -605,8 +695,9 @@ func (v *view) displaySummary() string {
 
 // cellMeta is a cell's metadata.gonbchat.
 type cellMeta struct {
-	Expect json.RawMessage `json:"expect"`
-	Inputs []string        `json:"inputs"`
+	Expect   json.RawMessage `json:"expect"`
+	Inputs   []string        `json:"inputs"`
+	StopWhen string          `json:"stop_when"` // run_notebook.py presses stop once the cell shows it
 }
 
 // parseMeta reads metadata.gonbchat, rejecting unknown keys.
@@ -626,7 +717,7 @@ func parseMeta(meta json.RawMessage) (*expect, []string, error) {
 	}
 	var cm cellMeta
 	if err := strictDecode(m.Gonbchat, &cm); err != nil {
-		return nil, nil, fmt.Errorf("metadata.gonbchat: %w (keys: expect, inputs)", err)
+		return nil, nil, fmt.Errorf("metadata.gonbchat: %w (keys: expect, inputs, stop_when)", err)
 	}
 	if len(cm.Expect) > 0 {
 		if err := strictDecode(cm.Expect, ex); err != nil {
@@ -634,6 +725,15 @@ func parseMeta(meta json.RawMessage) (*expect, []string, error) {
 		}
 	}
 	return ex, cm.Inputs, nil
+}
+
+// stopWhen returns a cell's metadata.gonbchat.stop_when ("" if none or unreadable).
+func stopWhen(meta json.RawMessage) string {
+	var m struct {
+		Gonbchat cellMeta `json:"gonbchat"`
+	}
+	json.Unmarshal(meta, &m)
+	return m.Gonbchat.StopWhen
 }
 
 func strictDecode(b []byte, v any) error {

@@ -179,12 +179,7 @@ func TestBrowser(t *testing.T) {
 	if exe == "" {
 		t.Skip("no Chromium: install Debian's package chromium (install.sh does), or set GONBCHAT_CHROMIUM")
 	}
-	shots := os.Getenv("GONBCHAT_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 
 	model := &browserModel{}
 	s := quietServer(t, testPersona, model, WithLimits(Limits{RequestsPerMinute: 1000}))
@@ -196,42 +191,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("lang", "zh-TW"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 900),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	newTab := func(name string) tab {
-		c, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		t.Cleanup(cancel)
-		// The first Do opens the tab and binds it to the context it is given: this one,
-		// without the timeout of later actions.
-		if err := chromedp.Do(c); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		b := tab{t: t, name: name, ctx: c}
-		b.do(chromedp.Navigate(url))
-		b.wait(`!!document.querySelector('#log .msg.bot.greeting')`, "the greeting")
-		return b
-	}
+	browser := startBrowser(t, ctx, exe)
+	newTab := func(name string) tab { return openTab(t, browser, name, url) }
 
 	a := newTab("visitor A")
 	if got := eval[string](a, `document.querySelector('.greeting').textContent`); !strings.Contains(got, "有什麼不順的事") {
@@ -452,4 +413,106 @@ func TestBrowser(t *testing.T) {
 		a.wait(`!!document.querySelector('#log .greeting')`, "the page")
 		a.screenshot(shots, "webchat-desktop.png")
 	})
+}
+
+// startBrowser starts headless Chromium for the test; it ends with ctx or the test.
+func startBrowser(t *testing.T, ctx context.Context, exe string) context.Context {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("lang", "zh-TW"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 900),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	return browser
+}
+
+// openTab opens url in a new tab of its own browser context (a visitor of their own) and
+// waits for the greeting.
+func openTab(t *testing.T, browser context.Context, name, url string) tab {
+	t.Helper()
+	c, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The first Do opens the tab and binds it to the context it is given: this one,
+	// without the timeout of later actions.
+	if err := chromedp.Do(c); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	b := tab{t: t, name: name, ctx: c}
+	b.do(chromedp.Navigate(url))
+	b.wait(`!!document.querySelector('#log .msg.bot.greeting')`, "the greeting")
+	return b
+}
+
+// screenshotDir is $GONBCHAT_SCREENSHOT_DIR, else the test's temporary directory.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	shots := os.Getenv("GONBCHAT_SCREENSHOT_DIR")
+	if shots == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shots
+}
+
+// The page in Traditional Chinese, as lesson 004 shows it: the buttons, the placeholder and the
+// page script's own lines.
+func TestBrowserLanguage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is skipped with -short")
+	}
+	exe := chromiumPath()
+	if exe == "" {
+		t.Skip("no Chromium: install Debian's package chromium (install.sh does), or set GONBCHAT_CHROMIUM")
+	}
+	s := quietServer(t, testPersona, &browserModel{}, WithLanguage("zh-TW"))
+	s.flushInterval = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url, err := s.Start(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := openTab(t, startBrowser(t, ctx, exe), "zh-TW visitor", url)
+	labels := eval[[]string](a, `['send','stop','retry','undo','clear'].map(function (id) { return document.getElementById(id).textContent; })`)
+	if strings.Join(labels, " ") != "送出 停止 重試 復原 清除" {
+		t.Errorf("buttons: %q", labels)
+	}
+	if p := eval[string](a, `document.getElementById('input').placeholder`); p != "輸入訊息。Enter 送出，Shift+Enter 換行。" {
+		t.Errorf("placeholder: %q", p)
+	}
+	// A line of the page's script: Retry with no question yet.
+	a.do(chromedp.Click(chromedp.ID("retry")))
+	a.wait(`document.getElementById('status').textContent !== ''`, "the status line")
+	if st := eval[string](a, `document.getElementById('status').textContent`); st != "還沒有可以重問的問題。" {
+		t.Errorf("status line: %q", st)
+	}
+	a.ask("今天出門忘記帶傘，結果淋成落湯雞")
+	a.do(chromedp.SendKeys(chromedp.ID("input"), "請慢慢說"), chromedp.Click(chromedp.ID("send")))
+	a.wait(`(function(){var b=document.querySelector('#log .msg.bot.streaming');return !!b && b.textContent.length > 20})()`, "a slow reply")
+	a.do(chromedp.Click(chromedp.ID("stop")))
+	a.wait(jsIdle, "the stopped reply")
+	if note := eval[string](a, jsLastBot+`.querySelector('.note').textContent`); note != "⚠ 已停止，回覆不完整。" {
+		t.Errorf("the stopped reply's note: %q", note)
+	}
+	a.screenshot(screenshotDir(t), "webchat-zh-TW.png")
 }

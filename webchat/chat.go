@@ -42,6 +42,8 @@ var (
 	errStopped  = errors.New("stopped by the visitor")
 	errTooLong  = errors.New("the reply is too long")
 	errPanicked = errors.New("the model failed unexpectedly (see the server's log)")
+	// errServerStopped ends the replies in progress when the server shuts down.
+	errServerStopped = errors.New("the server stopped")
 )
 
 func marshalJSON(v any) ([]byte, error) {
@@ -58,16 +60,16 @@ func marshalJSON(v any) ([]byte, error) {
 // session; it writes the refusal and returns nil otherwise.
 func (s *Server) postSession(w http.ResponseWriter, r *http.Request) *session {
 	if !sameOriginJSON(r) {
-		s.fail(w, http.StatusUnsupportedMediaType, "Send JSON (Content-Type: application/json).")
+		s.fail(w, http.StatusUnsupportedMediaType, s.tx.NotJSON)
 		return nil
 	}
 	ss := s.sessionFor(w, r, false)
 	if ss == nil {
-		s.fail(w, http.StatusConflict, "This conversation is no longer on the server (it was restarted or cleaned up). Reload the page to start again.")
+		s.fail(w, http.StatusConflict, s.tx.Gone)
 		return nil
 	}
 	if !csrfOK(r, ss.id) {
-		s.fail(w, http.StatusForbidden, "This page is out of date or the request came from elsewhere: reload the page.")
+		s.fail(w, http.StatusForbidden, s.tx.Stale)
 		return nil
 	}
 	return ss
@@ -86,19 +88,19 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The message is too long: the limit is %d characters.", max))
+			s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(s.tx.MessageTooLong, max))
 			return
 		}
-		s.fail(w, http.StatusBadRequest, "The message could not be read (want {\"text\": \"…\"}).")
+		s.fail(w, http.StatusBadRequest, s.tx.Unreadable)
 		return
 	}
 	text := strings.TrimSpace(body.Text)
 	if text == "" {
-		s.fail(w, http.StatusBadRequest, "The message is empty.")
+		s.fail(w, http.StatusBadRequest, s.tx.EmptyMessage)
 		return
 	}
 	if n := utf8.RuneCountInString(text); n > max {
-		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The message is %d characters long; the limit is %d.", n, max))
+		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(s.tx.MessageRunes, n, max))
 		return
 	}
 	s.reply(w, r, ss, llm.UserMsg(text), false)
@@ -133,7 +135,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, ss *session, q ll
 	ss.mu.Lock()
 	if ss.busy.Load() {
 		ss.mu.Unlock()
-		s.fail(w, http.StatusConflict, "A reply is still coming: wait for it, or press Stop.")
+		s.fail(w, http.StatusConflict, s.tx.Busy)
 		return
 	}
 	msgs := ss.list.Messages()
@@ -141,7 +143,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, ss *session, q ll
 		i := lastQuestion(msgs)
 		if i < 0 {
 			ss.mu.Unlock()
-			s.fail(w, http.StatusConflict, "There is no question to ask again yet.")
+			s.fail(w, http.StatusConflict, s.tx.NoQuestion)
 			return
 		}
 		q = llm.Message{Role: llm.User, Content: msgs[i].Content, Name: msgs[i].Name}
@@ -152,7 +154,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, ss *session, q ll
 		secs := int(wait.Round(time.Second) / time.Second)
 		secs = max(secs, 1)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		s.fail(w, http.StatusTooManyRequests, fmt.Sprintf("Too many messages: at most %d a minute. Try again in %d s.", s.cfg.limits.RequestsPerMinute, secs))
+		s.fail(w, http.StatusTooManyRequests, fmt.Sprintf(s.tx.RateLimited, s.cfg.limits.RequestsPerMinute, secs))
 		return
 	}
 	select {
@@ -161,7 +163,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, ss *session, q ll
 		ss.asked = ss.asked[:len(ss.asked)-1] // not asked after all
 		ss.mu.Unlock()
 		w.Header().Set("Retry-After", "5")
-		s.fail(w, http.StatusServiceUnavailable, "The server is busy with other replies; try again in a moment.")
+		s.fail(w, http.StatusServiceUnavailable, s.tx.ServerBusy)
 		return
 	}
 	defer func() { <-s.streams }()
@@ -337,16 +339,18 @@ func (s *Server) record(ss *session, q llm.Message, src string, end ending) done
 		n = &note{Line: end.errLine, Error: true}
 	case end.cause == errStopped:
 		if src == "" {
-			n = &note{Line: "Stopped before the reply began."}
+			n = &note{Line: s.tx.StoppedBefore}
 		} else {
-			n = &note{Line: "Cut short: stopped."}
+			n = &note{Line: s.tx.Stopped}
 		}
+	case end.cause == errServerStopped:
+		n = &note{Line: s.tx.ServerStopped}
 	case end.cause == errTooLong:
-		n = &note{Line: fmt.Sprintf("Cut short: the reply reached the limit of %d characters.", s.cfg.limits.MaxReplyRunes)}
+		n = &note{Line: fmt.Sprintf(s.tx.TooLong, s.cfg.limits.MaxReplyRunes)}
 	case end.cause != nil:
-		n = &note{Line: "Cut short: the connection ended."}
+		n = &note{Line: s.tx.ConnEnded}
 	case strings.TrimSpace(src) == "":
-		n = &note{Line: "The model sent an empty reply.", Error: true}
+		n = &note{Line: s.tx.EmptyReply, Error: true}
 	}
 	done := doneEvent{Done: true}
 	var err error
@@ -451,16 +455,16 @@ func (s *Server) handleUndo(w http.ResponseWriter, r *http.Request) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.busy.Load() {
-		s.fail(w, http.StatusConflict, "A reply is still coming: wait for it, or press Stop.")
+		s.fail(w, http.StatusConflict, s.tx.Busy)
 		return
 	}
 	if lastQuestion(ss.list.Messages()) < 0 {
-		s.fail(w, http.StatusConflict, "There is nothing to undo.")
+		s.fail(w, http.StatusConflict, s.tx.NothingToUndo)
 		return
 	}
 	removed, err := ss.list.Rollback(1)
 	if err != nil {
-		s.fail(w, http.StatusConflict, "There is nothing to undo.")
+		s.fail(w, http.StatusConflict, s.tx.NothingToUndo)
 		return
 	}
 	for _, m := range removed {
@@ -478,7 +482,7 @@ func (s *Server) handleClear(w http.ResponseWriter, r *http.Request) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.busy.Load() {
-		s.fail(w, http.StatusConflict, "A reply is still coming: wait for it, or press Stop.")
+		s.fail(w, http.StatusConflict, s.tx.Busy)
 		return
 	}
 	ss.list.Reset() // keeps the system message, removes the turns and the greeting
@@ -495,7 +499,7 @@ func (s *Server) handleClear(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleLog(w http.ResponseWriter, r *http.Request) {
 	ss := s.sessionFor(w, r, false)
 	if ss == nil {
-		s.fail(w, http.StatusConflict, "This conversation is no longer on the server. Reload the page to start again.")
+		s.fail(w, http.StatusConflict, s.tx.Gone)
 		return
 	}
 	ss.mu.Lock()
@@ -508,7 +512,7 @@ func (s *Server) writeLog(w http.ResponseWriter, ss *session) {
 	var b bytes.Buffer
 	if err := s.page.ExecuteTemplate(&b, "log", s.bubbles(ss)); err != nil {
 		s.log.Error("webchat: rendering the conversation", "err", err)
-		s.fail(w, http.StatusInternalServerError, "The conversation could not be shown.")
+		s.fail(w, http.StatusInternalServerError, s.tx.LogFailed)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"log": b.String(), "busy": ss.busy.Load()})

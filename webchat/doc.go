@@ -32,6 +32,18 @@
 // binary: no CDN, no build step.
 //
 // A Server is an http.Handler. Start serves it on an address (an ephemeral port by default)
-// and returns its URL, which suits a notebook cell; ListenAndServe and Serve block until their
-// context ends, then shut down gracefully.
+// and returns its URL; ListenAndServe and Serve block until their context ends, then shut down
+// gracefully.
+//
+// From a notebook cell, one line starts the page (lesson 004's iface.launch(debug=True)):
+//
+//	webchat.Launch(lucky, chatcell.NewEndpoint(chatcell.WithProvider("groq")))
+//
+// Launch shows the link and the page in the cell, and serves until the cell is stopped; where
+// nobody can stop it (nbconvert, papermill, a script), it checks the page and stops at once,
+// saying why. A chatcell Endpoint is a Model (the package links chatcell/completions, so that
+// providers with only Chat Completions work), and its errors appear as chatcell's lines.
+//
+// The page's own words (buttons, placeholder, notes, refusals) are in English, Traditional or
+// Simplified Chinese: WithLanguage, else $GONBCHAT_LANG.
 package webchat

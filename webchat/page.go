@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
-	"unicode"
 
 	"github.com/gonbchat/gonbchat/llm"
 )
@@ -28,6 +27,9 @@ type bubble struct {
 
 type pageData struct {
 	Title, Lang, CSRF, Version string
+	UILang                     string  // the language of the page's own words
+	T                          *uiText // the page's own words
+	ScriptText                 string  // the script's lines, as JSON
 	MaxRunes                   int
 	Examples                   []string
 	Log                        []bubble
@@ -37,7 +39,8 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	ss := s.sessionFor(w, r, true)
 	ss.mu.Lock()
 	data := pageData{
-		Title: s.p.Title, Lang: s.lang(), CSRF: csrfToken(ss.id), Version: staticVersion,
+		Title: s.p.Title, Lang: s.htmlLang(), UILang: s.lang, T: s.tx, ScriptText: s.scriptText,
+		CSRF: csrfToken(ss.id), Version: staticVersion,
 		MaxRunes: s.cfg.limits.MaxMessageRunes, Examples: s.p.Examples, Log: s.bubbles(ss),
 	}
 	ss.mu.Unlock()
@@ -45,16 +48,6 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	if err := s.page.Execute(w, data); err != nil {
 		s.log.Error("webchat: rendering the page", "err", err)
 	}
-}
-
-// lang is the page's language: Chinese when the persona is written in Chinese.
-func (s *Server) lang() string {
-	for _, r := range s.p.Title + s.p.Description + s.p.Character {
-		if unicode.Is(unicode.Han, r) {
-			return "zh"
-		}
-	}
-	return "en"
 }
 
 // bubbles lays out the conversation: every question is followed by a bot bubble, the reply
@@ -71,7 +64,7 @@ func (s *Server) bubbles(ss *session) []bubble {
 			if i+1 == len(msgs) || msgs[i+1].Role != llm.Assistant {
 				n, ok := ss.notes[m.ID]
 				if !ok {
-					n = note{Line: "No reply.", Error: true}
+					n = note{Line: s.tx.NoReply, Error: true}
 				}
 				out = append(out, bubble{Class: "msg bot failed", Note: n.Line})
 			}
@@ -84,7 +77,7 @@ func (s *Server) bubbles(ss *session) []bubble {
 			if m.Partial {
 				class = append(class, "partial")
 				if !hasNote {
-					n = note{Line: "Cut short."}
+					n = note{Line: s.tx.CutShort}
 				}
 			}
 			if n.Error {

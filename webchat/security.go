@@ -92,7 +92,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	s.log.Warn("webchat: refused a visitor without the share token", "path", r.URL.Path)
-	const line = "This chat is shared by link: open the link with its token (ask whoever shared it)."
+	line := s.tx.SharedByLink
 	if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
 		failPage(w, http.StatusForbidden, line)
 		return false

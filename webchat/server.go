@@ -86,6 +86,9 @@ type config struct {
 	logger         *slog.Logger
 	frameAncestors []string
 	allowedHosts   []string
+	lang           string
+	addr           string        // Launch's address
+	serveFor       time.Duration // how long Launch serves (0: until stopped)
 }
 
 // Option configures a Server.
@@ -194,6 +197,10 @@ type Server struct {
 	cop   *http.CrossOriginProtection
 	post  http.Handler // mux behind the cross-origin check
 	md    *markdown.Renderer
+	lang  string  // the page's language: zh-TW, zh-CN or en
+	tx    *uiText // the page's words in lang
+
+	scriptText string // the lines of the page's script, as JSON
 
 	// Test hooks.
 	now           func() time.Time
@@ -226,6 +233,10 @@ func New(p persona.Persona, m Model, opts ...Option) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
+	lang, err := resolveLanguage(cfg.lang)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		p: p, model: m, cfg: cfg, log: cfg.logger,
 		now: time.Now, flushInterval: 50 * time.Millisecond,
@@ -234,6 +245,11 @@ func New(p persona.Persona, m Model, opts ...Option) (*Server, error) {
 		files:    map[string]time.Time{},
 		md:       markdown.New(),
 		cop:      http.NewCrossOriginProtection(),
+		lang:     lang,
+		tx:       uiTexts[lang],
+	}
+	if b, err := marshalJSON(s.tx.script()); err == nil {
+		s.scriptText = string(b)
 	}
 	s.start = p.Start()
 	for i := range s.start {
@@ -245,7 +261,6 @@ func New(p persona.Persona, m Model, opts ...Option) (*Server, error) {
 		s.fail(w, http.StatusForbidden, "This request came from another site; it was refused.")
 	}))
 	s.csp = contentSecurityPolicy(cfg.frameAncestors)
-	var err error
 	if s.page, err = parsePage(); err != nil {
 		return nil, fmt.Errorf("webchat: %w", err)
 	}
@@ -289,6 +304,9 @@ func (c *config) fill() error {
 	}
 	if c.describe == nil {
 		c.describe = DescribeError
+	}
+	if c.serveFor < 0 {
+		return fmt.Errorf("webchat: WithServeFor(%s): give a positive duration, or 0 to serve until stopped", c.serveFor)
 	}
 	for _, o := range c.frameAncestors {
 		if strings.ContainsAny(o, " ;,'\"") || o == "" {
@@ -521,7 +539,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, ready chan<- struct
 		s.mu.Unlock()
 	}()
 
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	cancel := func() { cancelBase(errServerStopped) }
 	defer cancel()
 	hs := &http.Server{
 		Handler:           s,

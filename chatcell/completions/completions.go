@@ -27,6 +27,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
+	"github.com/openai/openai-go/v3/shared"
 )
 
 // Backend sends requests to the Chat Completions API, streamed with usage.
@@ -42,6 +43,9 @@ func (Backend) Stream(ctx context.Context, opts []chatcell.RequestOption, req *c
 			Model:         req.Model,
 			Messages:      Messages(req.Instructions, req.Input),
 			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)},
+		}
+		if f := req.Format; f != nil {
+			params.ResponseFormat = responseFormat(f)
 		}
 		callOpts := append([]option.RequestOption(nil), opts...)
 		for k, v := range req.Params {
@@ -97,6 +101,16 @@ func (Backend) Stream(ctx context.Context, opts []chatcell.RequestOption, req *c
 			yield(chatcell.Event{Done: rep}, nil)
 		}
 	}
+}
+
+// responseFormat is a chatcell.OutputFormat as Chat Completions' response_format.
+func responseFormat(f *chatcell.OutputFormat) openai.ChatCompletionNewParamsResponseFormatUnion {
+	if f.Schema == nil {
+		return openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}
+	}
+	return openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+		JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: f.Name, Schema: f.Schema, Strict: param.NewOpt(f.Strict)},
+	}}
 }
 
 // Messages builds a Chat Completions message list: the instructions as a system message (when

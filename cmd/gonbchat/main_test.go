@@ -30,7 +30,12 @@ func TestCommandRemembersBetweenRuns(t *testing.T) {
 		}
 		return string(out)
 	}
-	run("你知道什麼是流冰嗎？\n\n")
+	first := run("你知道什麼是流冰嗎？\n\n")
+	// Outside a notebook: the offline notice speaks of the current directory, never of a
+	// notebook, and a pipe gets plain text.
+	if strings.Contains(strings.ToLower(first), "notebook") || !strings.Contains(first, "current directory") || strings.Contains(first, "\x1b[") {
+		t.Errorf("first run:\n%q", first)
+	}
 	second := run("哪裡看得到？\n\n", "chat")
 	if !strings.Contains(second, "continuing") || !strings.Contains(second, "1 earlier turn") || !strings.Contains(second, "流冰") {
 		t.Errorf("the second run did not continue the first:\n%s", second)
@@ -42,9 +47,12 @@ func TestCommandRemembersBetweenRuns(t *testing.T) {
 	if err := json.Unmarshal(data, &msgs); err != nil || len(msgs) != 4 || msgs[2]["content"] != "哪裡看得到？" {
 		t.Errorf("export = %s (%v)", data, err)
 	}
+	if !strings.Contains(second, "this conversation: 2 turns") {
+		t.Errorf("the usage line does not count the earlier turn:\n%s", second)
+	}
 	fresh := run("你好\n\n", "newchat")
-	if !strings.Contains(fresh, "0 earlier turns") {
-		t.Errorf("newchat did not start afresh:\n%s", fresh)
+	if !strings.Contains(fresh, "0 earlier turns") || !strings.Contains(fresh, "this conversation: 1 turn,") {
+		t.Errorf("newchat did not start afresh (history and usage totals):\n%s", fresh)
 	}
 	cmd := exec.Command(bin, "bogus")
 	if err := cmd.Run(); err == nil {

@@ -24,7 +24,7 @@ func TestWalkThroughOffline(t *testing.T) {
 	}
 	for _, want := range []string{
 		"1 earlier turn", // chained with previous_response_id
-		"400 Bad Request: Previous response with id", // store=false cannot be chained
+		"400 Bad Request (previous_response_not_found): Previous response with id", // store=false cannot be chained
 		"2 earlier turns",           // chat2 continues chat1 after Load
 		"the thread has 6 messages", // Thread: every input item and the last reply
 		"deleted 3 responses",       // DeleteThread walks back the whole chain

@@ -180,6 +180,7 @@ type Handle struct {
 	args []json.RawMessage
 	gen  int64
 	id   int64
+	lost bool // made by a method (CallNew): it cannot be made again on another connection
 }
 
 // New calls the constructor ctor, whose first result is a handle; it returns the handle and the
@@ -222,6 +223,9 @@ func (h *Handle) on(c *conn) (int64, error) {
 	}
 	if h.gen == c.gen {
 		return h.id, nil
+	}
+	if h.lost {
+		return 0, errGone
 	}
 	if _, err := h.make(c); err != nil {
 		return 0, err
@@ -432,4 +436,65 @@ func show(err error) {
 	if !dup {
 		os.Stderr.WriteString("✖ " + line + "\n")
 	}
+}
+
+// CallWith is CallShow for a call about several helper-side objects (AskAll): the ids of hs on
+// the connection are its first argument, before args. A nil handle crosses as 0.
+func CallWith(ctx context.Context, hs []*Handle, name string, args []json.RawMessage, aerr error) ([]json.RawMessage, error) {
+	if aerr != nil {
+		show(aerr)
+		return nil, aerr
+	}
+	res, err := callWith(ctx, hs, name, args)
+	if err != nil {
+		show(err)
+	}
+	return res, err
+}
+
+func callWith(ctx context.Context, hs []*Handle, name string, args []json.RawMessage) ([]json.RawMessage, error) {
+	c, err := get()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(hs))
+	for i, h := range hs {
+		if ids[i], err = h.on(c); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	return c.call(ctx, 0, name, append([]json.RawMessage{b}, args...), nil)
+}
+
+// errGone is the error of an object a method made in a helper that is gone.
+var errGone = errors.New("the gonbchat kernel helper was restarted: this object was lost with it")
+
+// CallNew calls name, a method of recv whose first result is a new helper-side object (a turn
+// started in the background), and returns a handle to it with the other results. The object
+// lives in this helper: if the helper is restarted it is gone, and calls on it fail.
+func CallNew(ctx context.Context, recv *Handle, name string, args []json.RawMessage) (*Handle, []json.RawMessage, error) {
+	c, err := get()
+	if err != nil {
+		return nil, nil, err
+	}
+	rid, err := recv.on(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := c.call(ctx, rid, name, args, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res) == 0 {
+		return nil, nil, errors.New("gonbchat kernel helper: " + name + " returned no handle")
+	}
+	var id int64
+	if err := json.Unmarshal(res[0], &id); err != nil {
+		return nil, nil, err
+	}
+	return &Handle{gen: c.gen, id: id, lost: true}, res[1:], nil
 }

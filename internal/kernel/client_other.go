@@ -36,3 +36,12 @@ func NewShow(ctor string, args []json.RawMessage, aerr error) *Handle {
 	os.Stderr.WriteString("✖ " + errNoKernel.Error() + "\n")
 	return &Handle{}
 }
+
+func CallWith(ctx context.Context, hs []*Handle, name string, args []json.RawMessage, aerr error) ([]json.RawMessage, error) {
+	os.Stderr.WriteString("✖ " + errNoKernel.Error() + "\n")
+	return nil, errNoKernel
+}
+
+func CallNew(ctx context.Context, recv *Handle, name string, args []json.RawMessage) (*Handle, []json.RawMessage, error) {
+	return nil, nil, errNoKernel
+}

@@ -19,10 +19,13 @@ streamed into one display cell. Output: one JSON document on stdout:
 
 An input request (gonbui.RequestInput, e.g. a chat loop's prompt) is answered with the next line of
 the cell's metadata.gonbchat.inputs (a list of strings), then with "", and recorded as an
-"input_request" message followed by an "input_reply" message {"value": ...}. Messages that arrive
-within 0.2 s after the kernel went idle are recorded too, with "after_idle": true. Times ("t" of a
-message, "idle_t" when the kernel reported idle for the cell) are seconds since the execute request
-was sent; "seconds" includes that 0.2 s wait.
+"input_request" message followed by an "input_reply" message {"value": ...}. A cell with
+metadata.gonbchat.stop_when (a string) is stopped as a person at Jupyter stops it: once something
+the cell shows contains the string, the kernel is interrupted (the stop button), and a "stop_pressed"
+message is recorded; with --no-stdin nobody presses stop. Messages that arrive within 0.2 s after
+the kernel went idle are recorded too, with "after_idle": true. Times ("t" of a message, "idle_t"
+when the kernel reported idle for the cell) are seconds since the execute request was sent;
+"seconds" includes that 0.2 s wait.
 
 The kernel runs in --cwd (default: the notebook's directory, as Jupyter does). GoNB sets
 $GONB_JUPYTER_ROOT to the working directory of the process that started the kernel (found through
@@ -144,7 +147,8 @@ def main():
             if not src.strip():
                 rec["status"] = "ok"
                 continue
-            run_cell(kc, km, src, args.timeout, rec, cell_inputs(cell), not args.no_stdin)
+            run_cell(kc, km, src, args.timeout, rec, cell_inputs(cell), not args.no_stdin,
+                     cell_stop_when(cell) if not args.no_stdin else "")
             if rec["status"] == "timeout":
                 # The kernel is still busy with this cell: later cells would only queue behind it.
                 stop = True
@@ -194,8 +198,25 @@ def cell_inputs(cell):
     return [str(x) for x in lines] if isinstance(lines, list) else []
 
 
-def run_cell(kc, km, src, timeout, rec, inputs, answer):
+def cell_stop_when(cell):
+    """The text after which a person presses stop: metadata.gonbchat.stop_when (a string), or ""."""
+    meta = cell.get("metadata", {}).get("gonbchat", {})
+    v = meta.get("stop_when", "") if isinstance(meta, dict) else ""
+    return v if isinstance(v, str) else ""
+
+
+def shown_text(content):
+    """What a message shows: stream text, and the text/html and text/plain of a display."""
+    parts = [content.get("text", "")]
+    for k in ("text/html", "text/plain"):
+        v = content.get("data", {}).get(k, "")
+        parts.append("".join(v) if isinstance(v, list) else str(v))
+    return "\n".join(parts)
+
+
+def run_cell(kc, km, src, timeout, rec, inputs, answer, stop_when=""):
     t0 = time.monotonic()
+    stopped = False
     deadline = t0 + timeout
     pending = list(inputs)
     msg_id = kc.execute(src, store_history=True, allow_stdin=answer)
@@ -239,6 +260,12 @@ def run_cell(kc, km, src, timeout, rec, inputs, answer):
                 rec["idle_t"] = round(time.monotonic() - t0, 3)
             continue
         rec["messages"].append({"msg_type": mt, "content": msg["content"], "t": round(time.monotonic() - t0, 3)})
+        if stop_when and not stopped and stop_when in shown_text(msg["content"]):
+            # A person saw it and pressed the stop button.
+            stopped = True
+            km.interrupt_kernel()
+            rec["messages"].append({"msg_type": "stop_pressed", "content": {"stop_when": stop_when},
+                                    "t": round(time.monotonic() - t0, 3)})
     # Jupyter front ends keep showing messages that arrive after "idle" (they match them by parent
     # msg_id): drain iopub for a moment so late ones are recorded too, marked "after_idle".
     grace = time.monotonic() + AFTER_IDLE_GRACE

@@ -7,6 +7,13 @@
   var log = $('log'), form = $('composer'), input = $('input'), status = $('status');
   var btn = { send: $('send'), stop: $('stop'), retry: $('retry'), undo: $('undo'), clear: $('clear') };
   var csrf = document.querySelector('meta[name="gonbchat-csrf"]').content;
+  // The lines this script says, in the page's language (the server's catalog).
+  var text = { noQuestion: 'There is no question to ask again yet.', unreachable: 'The server cannot be reached; is it still running?',
+    lost: 'The connection ended before the reply did.', errorStatus: 'Error %d.' };
+  try {
+    var given = JSON.parse(document.querySelector('meta[name="gonbchat-text"]').content);
+    Object.keys(text).forEach(function (k) { if (typeof given[k] === 'string' && given[k]) text[k] = given[k]; });
+  } catch (e) { /* keep English */ }
   var busy = false, composing = false, stick = true;
 
   function el(tag, cls, text) {
@@ -67,8 +74,8 @@
 
   function errorOf(res) {
     return res.json().then(function (j) {
-      return (j && j.error) || ('Error ' + res.status + '.');
-    }, function () { return 'Error ' + res.status + ' ' + res.statusText + '.'; });
+      return (j && j.error) || text.errorStatus.replace('%d', res.status);
+    }, function () { return text.errorStatus.replace('%d', res.status + ' ' + res.statusText); });
   }
 
   // A progress event: committed blocks from index k (each sent once), and the open tail.
@@ -103,7 +110,7 @@
       var reader = res.body.getReader(), dec = new TextDecoder(), buf = '', last = null;
       function pump() {
         return reader.read().then(function (r) {
-          if (r.done) return last || { lost: true, error: 'The connection ended before the reply did.' };
+          if (r.done) return last || { lost: true, error: text.lost };
           buf += dec.decode(r.value, { stream: true });
           var i;
           while ((i = buf.indexOf('\n')) >= 0) {
@@ -119,7 +126,7 @@
       }
       return pump();
     }).catch(function () {
-      return { lost: true, error: 'The server cannot be reached; is it still running?' };
+      return { lost: true, error: text.unreachable };
     });
   }
 
@@ -157,7 +164,7 @@
   function retry() {
     if (busy) return;
     var users = log.querySelectorAll('.msg.user');
-    if (!users.length) { say('There is no question to ask again yet.'); return; }
+    if (!users.length) { say(text.noQuestion); return; }
     setBusy(true);
     say('');
     var last = users[users.length - 1], removed = [];
@@ -186,7 +193,7 @@
       if (!res.ok) return errorOf(res).then(say);
       return res.json().then(function (j) { log.innerHTML = j.log; scroll(true); });
     }).catch(function () {
-      say('The server cannot be reached; is it still running?');
+      say(text.unreachable);
     }).then(function () { setBusy(false); });
   }
 

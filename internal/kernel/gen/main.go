@@ -56,7 +56,7 @@ type pkgSpec struct {
 var specs = []*pkgSpec{
 	{
 		dir: "chatcell", path: "github.com/gonbchat/gonbchat/chatcell", name: "chatcell",
-		handles: []string{"Chat", "ChatWithHistList", "Endpoint"},
+		handles: []string{"Chat", "ChatWithHistList", "Endpoint", "GroupChat"},
 		options: []string{"Option", "ConnOption", "NameOption", "ThreadOption", "ListOption", "MessagesOption"},
 		manual: []string{
 			// the option interfaces and types, the error types and the SDK/keypool boundary types
@@ -65,6 +65,8 @@ var specs = []*pkgSpec{
 			"Error", "APIError", "RequestOption", "KeyPool",
 			// local, or an error at once
 			"Describe", "WithRequestOptions", "ResponsesBackend.Stream",
+			// several chats at once: handles of several chats in one call, a turn in the background
+			"GroupOption", "Asker", "Question", "Ask", "AskAll", "Pending", "Chat.Go", "ChatWithHistList.Go",
 		},
 		copyMethods: []string{"Reply.Message", "StreamError.Error"},
 	},
@@ -99,6 +101,7 @@ var plainTypes = map[string]bool{
 	"string": true, "int": true, "int64": true, "float64": true, "bool": true, "time.Duration": true,
 	"any": true, "...string": true, "...int": true, "[]llm.Message": true, "...llm.Message": true, "map[string]any": true,
 	"Source": true, "Reply": true, "llm.Usage": true, "llm.Message": true,
+	"[]string": true, "Cue": true, "...Cue": true, "[]Remark": true, "[]Role": true,
 }
 
 var check = flag.Bool("check", false, "only check that the files on disk are what gen would write")

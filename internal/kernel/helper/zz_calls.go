@@ -67,12 +67,75 @@ func init() {
 		}
 		return []any{x.handle(chatcell.NewEndpoint(a0...))}, nil
 	}
+	calls["Says"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		var a1 []string
+		if err := x.arg(1, &a1); err != nil {
+			return nil, err
+		}
+		r0 := chatcell.Says(a0, a1...)
+		return []any{r0}, nil
+	}
+	calls["NewGroupChat"] = func(x *call) ([]any, error) {
+		a0, err := optsAs[chatcell.GroupOption](x, 0)
+		if err != nil {
+			return nil, err
+		}
+		return []any{x.handle(chatcell.NewGroupChat(a0...))}, nil
+	}
 	calls["NewHistList"] = func(x *call) ([]any, error) {
 		a0, err := optsAs[chatcell.HistOption](x, 0)
 		if err != nil {
 			return nil, err
 		}
 		return []any{x.handle(chatcell.NewHistList(a0...))}, nil
+	}
+	calls["Keep"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		var a1 chatcell.Reply
+		if err := x.arg(1, &a1); err != nil {
+			return nil, err
+		}
+		r0 := chatcell.Keep(a0, a1)
+		return []any{r0}, nil
+	}
+	calls["Kept"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0 := chatcell.Kept(a0)
+		return []any{r0}, nil
+	}
+	calls["Delete"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		a1, err := optsAs[chatcell.CreateOption](x, 1)
+		if err != nil {
+			return nil, err
+		}
+		r0 := chatcell.Delete(a0, a1...)
+		return []any{errOut(r0)}, nil
+	}
+	calls["DeleteContext"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		a1, err := optsAs[chatcell.CreateOption](x, 1)
+		if err != nil {
+			return nil, err
+		}
+		r0 := chatcell.DeleteContext(x.ctx, a0, a1...)
+		return []any{errOut(r0)}, nil
 	}
 	calls["Loop"] = func(x *call) ([]any, error) {
 		a0, err := optsAs[chatcell.CreateOption](x, 0)
@@ -462,6 +525,18 @@ func init() {
 		r0 := r.ShowConversation()
 		return []any{errOut(r0)}, nil
 	}
+	calls["ChatWithHistList.Append"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.ChatWithHistList { return &chatcell.ChatWithHistList{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 []llm.Message
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0 := r.Append(a0...)
+		return []any{errOut(r0)}, nil
+	}
 	calls["Endpoint.Err"] = func(x *call) ([]any, error) {
 		r, err := recvAs(x, func() *chatcell.Endpoint { return &chatcell.Endpoint{} })
 		if err != nil {
@@ -505,6 +580,194 @@ func init() {
 		}
 		r0, r1 := r.Reply(x.ctx, a0)
 		return []any{r0, errOut(r1)}, nil
+	}
+	calls["GroupChat.SetRole"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		var a1 string
+		if err := x.arg(1, &a1); err != nil {
+			return nil, err
+		}
+		r0 := r.SetRole(a0, a1)
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.RemoveRole"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0 := r.RemoveRole(a0)
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.Roles"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Roles()
+		return []any{r0}, nil
+	}
+	calls["GroupChat.AddDialog"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		var a1 []string
+		if err := x.arg(1, &a1); err != nil {
+			return nil, err
+		}
+		var a2 string
+		if err := x.arg(2, &a2); err != nil {
+			return nil, err
+		}
+		r0 := r.AddDialog(a0, a1, a2)
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.Dialog"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Dialog()
+		return []any{r0}, nil
+	}
+	calls["GroupChat.Ask"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 []chatcell.Cue
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0 := r.Ask(a0...)
+		return []any{r0}, nil
+	}
+	calls["GroupChat.Reply"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 []chatcell.Cue
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0, r1 := r.Reply(x.ctx, a0...)
+		return []any{r0, errOut(r1)}, nil
+	}
+	calls["GroupChat.ShowDialog"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.ShowDialog()
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.Rollback"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 int
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0 := r.Rollback(a0)
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.Reset"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Reset()
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.ResetAPIKey"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		r0 := r.ResetAPIKey(a0)
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.ResetKeyPool"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		a0, err := x.pool(0)
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.ResetKeyPool(a0)
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.Err"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Err()
+		return []any{errOut(r0)}, nil
+	}
+	calls["GroupChat.Name"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Name()
+		return []any{r0}, nil
+	}
+	calls["GroupChat.Source"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Source()
+		return []any{r0}, nil
+	}
+	calls["GroupChat.Usage"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Usage()
+		return []any{r0}, nil
+	}
+	calls["GroupChat.Turns"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Turns()
+		return []any{r0}, nil
+	}
+	calls["GroupChat.Requests"] = func(x *call) ([]any, error) {
+		r, err := recvAs(x, func() *chatcell.GroupChat { return &chatcell.GroupChat{} })
+		if err != nil {
+			return nil, err
+		}
+		r0 := r.Requests()
+		return []any{r0}, nil
 	}
 	calls["Chat.Ask"] = func(x *call) ([]any, error) {
 		r, err := recvAs(x, func() *chatcell.Chat { return &chatcell.Chat{} })
