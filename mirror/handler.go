@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -155,19 +154,4 @@ func reply(r *http.Request, mirror func() string) string {
 		}
 	}
 	return mirror()
-}
-
-// sleepCtx sleeps d or until ctx is done; it reports whether it slept fully.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
