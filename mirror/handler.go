@@ -52,6 +52,13 @@ func WithTokenCounter(count func(s string) int) Option {
 	return func(h *Handler) { h.tokens = count }
 }
 
+// WithLanguage sets the Chinese of the mirror's labels: "zh-CN" (or "zh-Hans", "zh-SG") for
+// Simplified Chinese, anything else for Traditional Chinese (the default). The labels are
+// bilingual, Chinese and English, in either case.
+func WithLanguage(lang string) Option {
+	return func(h *Handler) { h.simplified = simplifiedChinese(lang) }
+}
+
 // WithClock sets the clock of created_at timestamps (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(h *Handler) { h.now = now }
@@ -64,6 +71,8 @@ type Handler struct {
 	pace   time.Duration
 	now    func() time.Time
 	tokens func(string) int
+
+	simplified bool // labels in Simplified Chinese
 }
 
 // NewHandler returns a Handler configured by opts.
