@@ -587,3 +587,25 @@ func TestExpiredThreadIsSentAgainFromTheLocalCopy(t *testing.T) {
 		t.Error("a store=false thread was re-sent silently")
 	}
 }
+
+// TestOfflineModelSpeaksTheChatsChinese: offline, the mirror's labels follow the chat's
+// language (Simplified for the zh-CN lessons), and two chats in one process each get their own.
+func TestOfflineModelSpeaksTheChatsChinese(t *testing.T) {
+	dir := t.TempDir()
+	cn := NewHistList(WithName("cn"), WithOffline(), WithStateDir(dir), WithQuiet(), WithLanguage("zh-CN"))
+	tw := NewHistList(WithName("tw"), WithOffline(), WithStateDir(dir), WithQuiet(), WithLanguage("zh-TW"))
+	a, err := cn.Reply(context.Background(), "你好")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tw.Reply(context.Background(), "你好")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(a, "镜像模型") || strings.Contains(a, "鏡像模型") {
+		t.Errorf("zh-CN chat got:\n%s", a)
+	}
+	if !strings.Contains(b, "鏡像模型") || strings.Contains(b, "镜像模型") {
+		t.Errorf("zh-TW chat got:\n%s", b)
+	}
+}

@@ -259,14 +259,14 @@ func offlineTransport(cfg *config) http.RoundTripper {
 	if sd := cfg.stateDir(); sd != "" {
 		dir = filepath.Join(sd, "offline-store")
 	}
-	key := dir
+	key := dir + "\x00" + cfg.lang // the mirror's labels follow the chat's language
 	if cfg.offlinePace != nil {
 		key += "\x00" + cfg.offlinePace.String() // a handler per pace: the option must not be lost to a cached one
 	}
 	offlineHandlers.Lock()
 	h := offlineHandlers.m[key]
 	if h == nil {
-		var opts []mirror.Option
+		opts := []mirror.Option{mirror.WithLanguage(cfg.lang)}
 		if dir != "" {
 			opts = append(opts, mirror.WithStoreDir(dir))
 		}

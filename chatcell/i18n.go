@@ -243,7 +243,7 @@ var catalog = map[string][msgCount]string{
 		msgOffline:             `离线：未设置 %s，所以回复来自内置的“镜子”（mirror）模型，它会显示它收到的内容。要用真实的模型，请设置 %[1]s（%s）。`,
 		msgEnvWhereNotebook:    "在环境变量中，或放在笔记本旁的 .env 文件里",
 		msgEnvWhereTerminal:    "在环境变量中，或放在当前目录的 .env 文件里",
-		msgTokens:              "tokens：%s",
+		msgTokens:              "令牌：%s",
 		msgUsage:               "输入 %d · 输出 %d · 合计 %d",
 		msgChatSoFar:           "到目前为止：%d 轮对话%s、%d 次请求%s，%s",
 		msgIncomplete:          "回复不完整：%s",

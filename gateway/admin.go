@@ -78,11 +78,13 @@ type adminData struct {
 
 type chart struct {
 	Width, Height int
-	Bars          []bar
-	Labels        []label
-	Ticks         []label
-	Legend        []legend
-	Empty         bool
+	// the plot's left edge, top and baseline
+	Left, Top, Base float64
+	Bars            []bar
+	Labels          []label
+	Ticks           []label
+	Legend          []legend
+	Empty           bool
 }
 
 type bar struct {
@@ -136,10 +138,13 @@ func (s *Server) usageData(r *http.Request) (*adminData, error) {
 	return d, nil
 }
 
-// drawChart lays out a stacked bar chart of tokens per day, one colour per student.
+// drawChart lays out a stacked bar chart of tokens per day, one colour per student, with a bar
+// for each student's day with tokens. A day's label is its day of the month, with the month
+// on the first day and on the 1st, so that labels stay short enough to read when the chart is
+// scaled down to a phone's width.
 func drawChart(per, days []ledger.Usage, since time.Time, n int) chart {
-	const w, h, left, bottom, top = 760, 260, 60, 40, 10
-	c := chart{Width: w, Height: h}
+	const w, h, left, bottom, top = 760, 260, 60, 40, 16
+	c := chart{Width: w, Height: h, Left: left, Top: top, Base: h - bottom}
 	students := make([]string, 0, len(per))
 	for _, u := range per {
 		students = append(students, u.Student)
@@ -167,7 +172,8 @@ func drawChart(per, days []ledger.Usage, since time.Time, n int) chart {
 		c.Empty = true
 		maxDay = 1
 	}
-	scale := niceCeil(maxDay)
+	// four equal steps, each a round whole number
+	scale := 4 * niceStep((maxDay+3)/4)
 	plotH := float64(h - bottom - top)
 	slot := float64(w-left) / float64(n)
 	for i := 0; i < n; i++ {
@@ -176,32 +182,36 @@ func drawChart(per, days []ledger.Usage, since time.Time, n int) chart {
 		x := float64(left) + float64(i)*slot + slot*0.15
 		y := float64(h - bottom)
 		for _, u := range byDay[key] {
+			if u.Tokens() == 0 {
+				continue // refused requests only: nothing to draw
+			}
 			bh := float64(u.Tokens()) / float64(scale) * plotH
 			y -= bh
 			c.Bars = append(c.Bars, bar{X: x, Y: y, W: slot * 0.7, H: bh, Color: color[u.Student],
 				Title: fmt.Sprintf("%s %s: %d tokens, %d requests, $%.4f", key, u.Student, u.Tokens(), u.Requests, u.CostUSD)})
 		}
-		c.Labels = append(c.Labels, label{X: x + slot*0.35, Y: float64(h - bottom + 16), Text: day.Format("01-02")})
+		text := day.Format("2")
+		if i == 0 || day.Day() == 1 {
+			text = day.Format("1/2")
+		}
+		c.Labels = append(c.Labels, label{X: x + slot*0.35, Y: float64(h - bottom + 20), Text: text})
 	}
 	for i := 0; i <= 4; i++ {
 		v := scale * int64(i) / 4
-		c.Ticks = append(c.Ticks, label{X: float64(left - 6), Y: float64(h-bottom) - plotH*float64(i)/4 + 4, Text: humanTokens(v)})
+		c.Ticks = append(c.Ticks, label{X: float64(left - 6), Y: float64(h-bottom) - plotH*float64(i)/4, Text: humanTokens(v)})
 	}
 	return c
 }
 
-// niceCeil rounds up to 1, 2 or 5 times a power of ten.
-func niceCeil(v int64) int64 {
-	p := int64(1)
-	for p*10 <= v {
-		p *= 10
-	}
-	for _, m := range []int64{1, 2, 5, 10} {
-		if m*p >= v {
-			return m * p
+// niceStep rounds up to a whole 1, 2, 2.5 or 5 times a power of ten.
+func niceStep(v int64) int64 {
+	for p := int64(1); ; p *= 10 {
+		for _, tenths := range []int64{10, 20, 25, 50} {
+			if s := tenths * p; s%10 == 0 && s/10 >= v {
+				return s / 10
+			}
 		}
 	}
-	return 10 * p
 }
 
 func humanTokens(v int64) string {
@@ -219,13 +229,20 @@ var adminPage = template.Must(template.New("admin").Funcs(template.FuncMap{
 	"f":   func(v float64) string { return fmt.Sprintf("%.1f", v) },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <title>gonbchat gateway: class usage</title>
 <style>
-body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:820px;color:#222}
-h1{font-size:1.4em} table{border-collapse:collapse;width:100%} td,th{padding:.25em .6em;text-align:right;border-bottom:1px solid #ddd}
-td:first-child,th:first-child{text-align:left} .err{background:#fee;border:1px solid #c33;padding:.5em}
-.legend span{display:inline-block;margin-right:1em} .sw{width:.8em;height:.8em;margin-right:.3em;vertical-align:middle}
-ul.policy{columns:2} svg text{font:11px system-ui,sans-serif;fill:#555}
+body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:820px;color:#222}
+h1{font-size:1.4em} h2{font-size:1.2em;margin-top:1.4em}
+.scroll{overflow-x:auto} table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+td,th{padding:.25em .6em;text-align:right;border-bottom:1px solid #ddd} td{white-space:nowrap} th{vertical-align:bottom}
+td:first-child,th:first-child,#days td:nth-child(2),#days th:nth-child(2){text-align:left}
+.err{background:#fee;border:1px solid #c33;padding:.5em}
+.legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;margin:.3em 0 0 60px} .legend span{white-space:nowrap}
+.sw{width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em}
+ul.policy{columns:2} #chart{display:block;width:100%;max-width:{{.Chart.Width}}px;height:auto}
+#chart text{font:11px system-ui,sans-serif;fill:#555}
+@media (max-width:600px){body{margin-top:1em} ul.policy{columns:1} #chart text{font-size:20px} .legend{margin-left:0} table{font-size:13px} td,th{padding:.25em .3em}}
 </style></head><body>
 <h1>Class usage</h1>
 <p>{{.Now}} ({{.Zone}}); the last 14 days (calendar days in this time zone). This page refreshes every minute.</p>
@@ -233,22 +250,23 @@ ul.policy{columns:2} svg text{font:11px system-ui,sans-serif;fill:#555}
 <h2>Policy in force</h2>
 <ul class="policy">{{range .Policy}}<li>{{.}}</li>{{end}}</ul>
 <h2>Tokens per day</h2>
-<svg role="img" aria-label="tokens per day and student" width="{{.Chart.Width}}" height="{{.Chart.Height}}" viewBox="0 0 {{.Chart.Width}} {{.Chart.Height}}">
-<line x1="60" y1="{{.Chart.Height}}" x2="60" y2="0" stroke="#999" transform="translate(0,-40)"/>
-{{range .Chart.Ticks}}<text x="{{f .X}}" y="{{f .Y}}" text-anchor="end">{{.Text}}</text>{{end}}
+<svg id="chart" role="img" aria-label="tokens per day and student" width="{{.Chart.Width}}" height="{{.Chart.Height}}" viewBox="0 0 {{.Chart.Width}} {{.Chart.Height}}">
+<line x1="{{f .Chart.Left}}" y1="{{f .Chart.Top}}" x2="{{f .Chart.Left}}" y2="{{f .Chart.Base}}" stroke="#999"/>
+<line x1="{{f .Chart.Left}}" y1="{{f .Chart.Base}}" x2="{{.Chart.Width}}" y2="{{f .Chart.Base}}" stroke="#999"/>
+{{range .Chart.Ticks}}<text x="{{f .X}}" y="{{f .Y}}" text-anchor="end" dominant-baseline="central">{{.Text}}</text>{{end}}
 {{range .Chart.Bars}}<rect x="{{f .X}}" y="{{f .Y}}" width="{{f .W}}" height="{{f .H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>{{end}}
 {{range .Chart.Labels}}<text x="{{f .X}}" y="{{f .Y}}" text-anchor="middle">{{.Text}}</text>{{end}}
-{{if .Chart.Empty}}<text x="400" y="120" text-anchor="middle">no requests yet</text>{{end}}
+{{if .Chart.Empty}}<text x="{{f .Chart.Left}}" dx="2em" y="{{f .Chart.Top}}" dy="3em">no requests yet</text>{{end}}
 </svg>
 <p class="legend">{{range .Chart.Legend}}<span><svg class="sw" viewBox="0 0 10 10"><rect width="10" height="10" fill="{{.Color}}"/></svg>{{.Name}}</span>{{end}}</p>
 <h2>Per student</h2>
-<table><tr><th>student</th><th>tokens today</th><th>requests</th><th>refused</th><th>input tokens</th><th>output tokens</th><th>cost (estimate)</th></tr>
+<div class="scroll"><table id="students"><tr><th>student</th><th>tokens today</th><th>requests</th><th>refused</th><th>input tokens</th><th>output tokens</th><th>cost (estimate)</th></tr>
 {{$today := .Today}}{{range .Students}}<tr><td>{{.Student}}</td><td>{{index $today .Student}}</td><td>{{.Requests}}</td><td>{{.Refused}}</td><td>{{.InputTokens}}</td><td>{{.OutputTokens}}</td><td>{{usd .CostUSD}}</td></tr>{{end}}
 <tr><th>all</th><th>{{.TodayTotal}}</th><th>{{.Total.Requests}}</th><th>{{.Total.Refused}}</th><th>{{.Total.InputTokens}}</th><th>{{.Total.OutputTokens}}</th><th>{{usd .Total.CostUSD}}</th></tr>
-</table>
+</table></div>
 <h2>Per day</h2>
-<table><tr><th>day</th><th>student</th><th>requests</th><th>tokens</th><th>cost</th></tr>
+<div class="scroll"><table id="days"><tr><th>day</th><th>student</th><th>requests</th><th>tokens</th><th>cost</th></tr>
 {{range .Days}}<tr><td>{{.Day}}</td><td>{{.Student}}</td><td>{{.Requests}}</td><td>{{.Tokens}}</td><td>{{usd .CostUSD}}</td></tr>{{end}}
-</table>
+</table></div>
 </body></html>
 `))

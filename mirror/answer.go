@@ -18,6 +18,29 @@ type prompt struct {
 	Instructions string // instructions, or system/developer messages for Chat Completions
 	Turns        []turn // the whole context, oldest first, including this request's input
 	Chained      bool   // the context came partly from previous_response_id
+	Simplified   bool   // labels in Simplified Chinese
+}
+
+// labels are the Chinese words of the answer, Traditional and Simplified.
+type labels struct {
+	model, nothingBefore, before, lastFew, none, youSaid, noUser, footer string
+}
+
+var (
+	traditional = labels{"鏡像模型", "之前沒有對話", "之前的對話", "最近幾輪", "無", "你說", "沒有使用者訊息", "離線鏡像模型：我只轉述收到的內容。"}
+	simplified  = labels{"镜像模型", "之前没有对话", "之前的对话", "最近几轮", "无", "你说", "没有用户消息", "离线镜像模型：我只转述收到的内容。"}
+)
+
+// simplifiedChinese reports whether lang (a BCP 47 tag such as zh-CN) is written in Simplified
+// Chinese.
+func simplifiedChinese(lang string) bool {
+	l := strings.ToLower(strings.ReplaceAll(lang, "_", "-"))
+	for _, p := range []string{"zh-cn", "zh-hans", "zh-sg", "zh-my"} {
+		if l == p || strings.HasPrefix(l, p+"-") || strings.HasPrefix(l, p+".") {
+			return true
+		}
+	}
+	return false
 }
 
 const (
@@ -42,20 +65,24 @@ func markdownAnswer(in prompt) string {
 		earlier = users[:len(users)-1]
 	}
 
+	l := traditional
+	if in.Simplified {
+		l = simplified
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "**鏡像模型 Mirror** · 模型 model: `%s`\n\n", inlineCode(in.Model))
+	fmt.Fprintf(&b, "**%s Mirror** · 模型 model: `%s`\n\n", l.model, inlineCode(in.Model))
 	// The context comes first: it is what the lessons look at, and it
 	// survives a small max_output_tokens.
 	switch n := len(earlier); n {
 	case 0:
-		b.WriteString("- 上下文 context: 0 earlier turns 之前沒有對話 — I remember nothing before this message.\n")
+		fmt.Fprintf(&b, "- 上下文 context: 0 earlier turns %s — I remember nothing before this message.\n", l.nothingBefore)
 	default:
 		how := ""
 		if in.Chained {
 			how = " (via previous_response_id)"
 		}
 		if n <= maxEarlierQuoted {
-			fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s 之前的對話%s:\n", n, plural(n), how)
+			fmt.Fprintf(&b, "- 上下文 context: %d earlier turn%s %s%s:\n", n, plural(n), l.before, how)
 			for i := range n {
 				fmt.Fprintf(&b, "  %d. “%s”\n", i+1, mdQuote(earlier[i], earlierQuoteLen))
 			}
@@ -63,22 +90,22 @@ func markdownAnswer(in prompt) string {
 		}
 		// A Markdown list that does not start at 1 cannot follow a
 		// paragraph: the last turns are bullets with their numbers.
-		fmt.Fprintf(&b, "- 上下文 context: %d earlier turns 之前的對話%s, the last %d 最近幾輪:\n", n, how, maxEarlierQuoted)
+		fmt.Fprintf(&b, "- 上下文 context: %d earlier turns %s%s, the last %d %s:\n", n, l.before, how, maxEarlierQuoted, l.lastFew)
 		for i := n - maxEarlierQuoted; i < n; i++ {
 			fmt.Fprintf(&b, "  - #%d “%s”\n", i+1, mdQuote(earlier[i], earlierQuoteLen))
 		}
 	}
 	if strings.TrimSpace(in.Instructions) == "" {
-		b.WriteString("- 指示 instructions: (無 none)\n")
+		fmt.Fprintf(&b, "- 指示 instructions: (%s none)\n", l.none)
 	} else {
 		fmt.Fprintf(&b, "- 指示 instructions: “%s”\n", mdQuote(in.Instructions, instrQuoteLen))
 	}
 	if len(users) == 0 {
-		b.WriteString("- 你說 you said: (沒有使用者訊息 no user message)\n")
+		fmt.Fprintf(&b, "- %s you said: (%s no user message)\n", l.youSaid, l.noUser)
 	} else {
-		fmt.Fprintf(&b, "- 你說 you said: “%s”\n", mdQuote(last, lastQuoteLen))
+		fmt.Fprintf(&b, "- %s you said: “%s”\n", l.youSaid, mdQuote(last, lastQuoteLen))
 	}
-	b.WriteString("\n_離線鏡像模型：我只轉述收到的內容。Offline mirror model: I only reflect what I receive._")
+	fmt.Fprintf(&b, "\n_%sOffline mirror model: I only reflect what I receive._", l.footer)
 	return b.String()
 }
 

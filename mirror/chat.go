@@ -207,7 +207,7 @@ func (h *Handler) createChatCompletion(w http.ResponseWriter, r *http.Request, b
 	}
 	instr := strings.Join(instructions, "\n")
 	text := reply(r, func() string {
-		return answer(prompt{Model: *req.Model, Instructions: instr, Turns: turns}, chatFormat(req.ResponseFormat))
+		return answer(prompt{Model: *req.Model, Instructions: instr, Turns: turns, Simplified: h.simplified}, chatFormat(req.ResponseFormat))
 	})
 	finish := "stop"
 	limit := req.MaxCompletionTokens

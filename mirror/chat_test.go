@@ -3,11 +3,13 @@ package mirror_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/gonbchat/gonbchat/mirror"
 )
@@ -136,5 +138,39 @@ func TestModels(t *testing.T) {
 	m, err := c.Models.Get(context.Background(), "gpt-4.1-nano")
 	if err != nil || m.ID != "gpt-4.1-nano" || m.Object != "model" {
 		t.Errorf("get model: %v %+v", err, m)
+	}
+}
+
+// TestLanguage: the labels follow WithLanguage, in Simplified Chinese for the zh-CN lessons and
+// Traditional Chinese by default, with the English beside them either way.
+func TestLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		lang      string
+		want, not []string
+	}{
+		{"", []string{"鏡像模型", "你說", "離線鏡像模型", "you said"}, []string{"镜像模型", "你说"}},
+		{"zh-TW", []string{"鏡像模型", "之前的對話", "你說"}, []string{"镜像模型", "你说"}},
+		{"zh-CN", []string{"镜像模型", "之前的对话", "你说", "离线镜像模型", "you said"}, []string{"鏡像模型", "對話", "你說"}},
+		{"zh_CN.UTF-8", []string{"镜像模型"}, []string{"鏡像模型"}},
+		{"zh-Hans", []string{"镜像模型"}, []string{"鏡像模型"}},
+	} {
+		h := mirror.NewHandler(mirror.WithPace(0), mirror.WithLanguage(tc.lang))
+		c := openai.NewClient(option.WithBaseURL(mirror.BaseURL), option.WithAPIKey("x"),
+			option.WithHTTPClient(&http.Client{Transport: h.Transport()}))
+		cc, err := c.Chat.Completions.New(context.Background(), chatParams())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := cc.Choices[0].Message.Content
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("WithLanguage(%q): the reply lacks %q:\n%s", tc.lang, w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out, w) {
+				t.Errorf("WithLanguage(%q): the reply has %q:\n%s", tc.lang, w, out)
+			}
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -53,6 +52,13 @@ func WithTokenCounter(count func(s string) int) Option {
 	return func(h *Handler) { h.tokens = count }
 }
 
+// WithLanguage sets the Chinese of the mirror's labels: "zh-CN" (or "zh-Hans", "zh-SG") for
+// Simplified Chinese, anything else for Traditional Chinese (the default). The labels are
+// bilingual, Chinese and English, in either case.
+func WithLanguage(lang string) Option {
+	return func(h *Handler) { h.simplified = simplifiedChinese(lang) }
+}
+
 // WithClock sets the clock of created_at timestamps (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(h *Handler) { h.now = now }
@@ -65,6 +71,8 @@ type Handler struct {
 	pace   time.Duration
 	now    func() time.Time
 	tokens func(string) int
+
+	simplified bool // labels in Simplified Chinese
 }
 
 // NewHandler returns a Handler configured by opts.
@@ -155,19 +163,4 @@ func reply(r *http.Request, mirror func() string) string {
 		}
 	}
 	return mirror()
-}
-
-// sleepCtx sleeps d or until ctx is done; it reports whether it slept fully.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

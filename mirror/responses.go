@@ -301,7 +301,7 @@ func (h *Handler) createResponse(w http.ResponseWriter, r *http.Request, body []
 		}
 		return answer(prompt{
 			Model: resp.Model, Instructions: strings.Join(shown, " / "), Turns: turns,
-			Chained: len(context) > 0,
+			Chained: len(context) > 0, Simplified: h.simplified,
 		}, responsesFormat(req.Text))
 	})
 	status := "completed"

@@ -63,7 +63,7 @@ func (s *sseWriter) raw(b []byte) error {
 
 // pause waits d between deltas; it fails when the client went away.
 func (s *sseWriter) pause(d time.Duration) error {
-	if !sleepCtx(s.ctx, d) {
+	if !apiwire.Sleep(s.ctx, d) {
 		return s.ctx.Err()
 	}
 	return nil

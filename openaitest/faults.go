@@ -216,7 +216,7 @@ func (f *Fault) failsInStream() bool {
 // answer, or the HTTP error of a StreamError fault on a non-streaming generation request. It
 // reports whether the request is still to be served.
 func (f *Fault) before(w http.ResponseWriter, r *http.Request, body []byte) bool {
-	if f.Latency > 0 && !sleepCtx(r.Context(), f.Latency) {
+	if f.Latency > 0 && !apiwire.Sleep(r.Context(), f.Latency) {
 		return false
 	}
 	switch {

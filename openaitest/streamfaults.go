@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tidwall/sjson"
 
@@ -72,7 +71,7 @@ func (fw *faultWriter) WriteHeader(status int) {
 	fw.w.WriteHeader(status)
 	if !fw.sse && fw.f.Stall > 0 {
 		flush(fw.w)
-		if !sleepCtx(fw.ctx, fw.f.Stall) {
+		if !apiwire.Sleep(fw.ctx, fw.f.Stall) {
 			fw.stopped = true
 		}
 	}
@@ -106,7 +105,7 @@ func (fw *faultWriter) Write(p []byte) (int, error) {
 // event passes one complete event to the client, or applies the fault in its place.
 func (fw *faultWriter) event(ev []byte) error {
 	f, n := fw.f, fw.events
-	if f.Stall > 0 && n == f.AfterEvents && !sleepCtx(fw.ctx, f.Stall) {
+	if f.Stall > 0 && n == f.AfterEvents && !apiwire.Sleep(fw.ctx, f.Stall) {
 		return fw.ctx.Err()
 	}
 	if f.StreamError && n == fw.errorAt() {
@@ -261,19 +260,4 @@ func resetConnection(w http.ResponseWriter) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
-}
-
-// sleepCtx sleeps d or until ctx is done; it reports whether it slept fully.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
 )
 
@@ -270,18 +271,7 @@ func (p *Player) scaled(msec float64) time.Duration {
 }
 
 func (p *Player) sleep(ctx context.Context, msec float64) bool {
-	d := p.scaled(msec)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return apiwire.Sleep(ctx, p.scaled(msec))
 }
 
 // pacedBody gives out the recorded chunks, each not before its recorded time.

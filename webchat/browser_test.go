@@ -10,9 +10,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,20 +18,9 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gonbchat/gonbchat/internal/browsertest"
 	"github.com/gonbchat/gonbchat/llm"
 )
-
-func chromiumPath() string {
-	for _, p := range []string{os.Getenv("GONBCHAT_CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	return ""
-}
 
 // browserModel answers like a persona bot, paced so that the page streams visibly. Words
 // in the question choose the reply: 慢 (slow, for Stop), xss (hostile HTML), 長 (long lines,
@@ -158,28 +144,12 @@ func (b tab) ask(q string) {
 
 func (b tab) screenshot(dir, name string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		b.t.Fatalf("screenshot: %v", err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("screenshot: %s", path)
+	browsertest.Screenshot(b.t, b.ctx, dir, name)
 }
 
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is skipped with -short")
-	}
-	exe := chromiumPath()
-	if exe == "" {
-		t.Skip("no Chromium: install Debian's package chromium (install.sh does), or set GONBCHAT_CHROMIUM")
-	}
-	shots := screenshotDir(t)
+	exe := browsertest.Require(t)
+	shots := browsertest.ScreenshotDir(t)
 
 	model := &browserModel{}
 	s := quietServer(t, testPersona, model, WithLimits(Limits{RequestsPerMinute: 1000}))
@@ -415,33 +385,11 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-// startBrowser starts headless Chromium for the test; it ends with ctx or the test.
+// startBrowser starts headless Chromium for the test, in Traditional Chinese; it ends with ctx
+// or the test.
 func startBrowser(t *testing.T, ctx context.Context, exe string) context.Context {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("lang", "zh-TW"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	return browser
+	return browsertest.Start(t, ctx, exe, chromedp.Flag("lang", "zh-TW"))
 }
 
 // openTab opens url in a new tab of its own browser context (a visitor of their own) and
@@ -461,29 +409,10 @@ func openTab(t *testing.T, browser context.Context, name, url string) tab {
 	return b
 }
 
-// screenshotDir is $GONBCHAT_SCREENSHOT_DIR, else the test's temporary directory.
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	shots := os.Getenv("GONBCHAT_SCREENSHOT_DIR")
-	if shots == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return shots
-}
-
 // The page in Traditional Chinese, as lesson 004 shows it: the buttons, the placeholder and the
 // page script's own lines.
 func TestBrowserLanguage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is skipped with -short")
-	}
-	exe := chromiumPath()
-	if exe == "" {
-		t.Skip("no Chromium: install Debian's package chromium (install.sh does), or set GONBCHAT_CHROMIUM")
-	}
+	exe := browsertest.Require(t)
 	s := quietServer(t, testPersona, &browserModel{}, WithLanguage("zh-TW"))
 	s.flushInterval = 50 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -514,5 +443,5 @@ func TestBrowserLanguage(t *testing.T) {
 	if note := eval[string](a, jsLastBot+`.querySelector('.note').textContent`); note != "⚠ 已停止，回覆不完整。" {
 		t.Errorf("the stopped reply's note: %q", note)
 	}
-	a.screenshot(screenshotDir(t), "webchat-zh-TW.png")
+	a.screenshot(browsertest.ScreenshotDir(t), "webchat-zh-TW.png")
 }

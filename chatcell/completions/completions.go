@@ -63,7 +63,7 @@ func (Backend) Stream(ctx context.Context, opts []chatcell.RequestOption, req *c
 		rep := &chatcell.Reply{}
 		var text strings.Builder
 		var last openai.ChatCompletionChunk
-		finished := false
+		finish := "" // the choice's finish_reason; with include_usage the last chunk has no choices
 		for s.Next() {
 			ch := s.Current()
 			last = ch
@@ -79,7 +79,7 @@ func (Backend) Stream(ctx context.Context, opts []chatcell.RequestOption, req *c
 					return
 				}
 				if c.FinishReason != "" {
-					finished = true
+					finish = c.FinishReason
 					if c.FinishReason == "length" {
 						rep.Incomplete = "max_tokens"
 					}
@@ -96,8 +96,8 @@ func (Backend) Stream(ctx context.Context, opts []chatcell.RequestOption, req *c
 			yield(chatcell.Event{}, err)
 			return
 		}
-		if finished {
-			rep.Raw = rawMessage(last, text.String())
+		if finish != "" {
+			rep.Raw = rawMessage(last, finish, text.String())
 			yield(chatcell.Event{Done: rep}, nil)
 		}
 	}
@@ -145,18 +145,10 @@ func Messages(instructions string, msgs []llm.Message) []openai.ChatCompletionMe
 	return out
 }
 
-// rawMessage is the last chunk of the stream with the whole message put back together: what
-// client.chat.completions.create returns without stream=True (choices[0].message).
-func rawMessage(last openai.ChatCompletionChunk, content string) string {
-	finish := ""
-	if len(last.Choices) > 0 {
-		finish = last.Choices[0].FinishReason
-	}
-	for _, c := range last.Choices {
-		if c.FinishReason != "" {
-			finish = c.FinishReason
-		}
-	}
+// rawMessage is the chat.completion object put back together from the stream's chunks (the
+// last one's id, model and usage, the choice's finish_reason and the whole message): what
+// client.chat.completions.create returns without stream=True.
+func rawMessage(last openai.ChatCompletionChunk, finish, content string) string {
 	obj := map[string]any{
 		"id": last.ID, "object": "chat.completion", "created": last.Created, "model": last.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": finish,

@@ -4,6 +4,7 @@ package completions_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -113,6 +114,25 @@ func TestCreateOnChatCompletions(t *testing.T) {
 		chatcell.WithQuiet(), chatcell.WithBackend(completions.Backend{}), chatcell.WithSystem("你是一个乐于助人的助手。"), chatcell.WithModel("gpt-4o"))
 	if !strings.HasPrefix(r.ID, "chatcmpl-") || r.Usage.TotalTokens == 0 || !strings.HasPrefix(r.Model, "gpt-4o") {
 		t.Fatalf("reply = %+v", r)
+	}
+	// Raw is the chat.completion object as the API returns it without streaming, put back
+	// together from the chunks: the finish_reason of the choice, not of the usage-only last chunk.
+	var raw struct {
+		Object  string
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+			Message      struct{ Role, Content string }
+		}
+		Usage struct {
+			TotalTokens int64 `json:"total_tokens"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &raw); err != nil {
+		t.Fatalf("Raw: %v\n%s", err, r.Raw)
+	}
+	if raw.Object != "chat.completion" || len(raw.Choices) != 1 || raw.Choices[0].FinishReason != "stop" ||
+		raw.Choices[0].Message.Role != "assistant" || raw.Choices[0].Message.Content != r.Text || raw.Usage.TotalTokens != r.Usage.TotalTokens {
+		t.Errorf("Raw = %s", r.Raw)
 	}
 	msgs, _ := lastChatRequest(t, srv)["messages"].([]any)
 	if len(msgs) != 2 || msgs[0].(map[string]any)["role"] != "system" || msgs[1].(map[string]any)["content"] != "写一个关于独角兽的单句睡前故事。" {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Error is an OpenAI error: {"message","type","param","code"}. Empty Param and Code are written
@@ -133,4 +134,19 @@ func WithReply(ctx context.Context, reply func() (string, bool)) context.Context
 func Reply(ctx context.Context) func() (string, bool) {
 	f, _ := ctx.Value(replyKey{}).(func() (string, bool))
 	return f
+}
+
+// Sleep paces a stream: it waits d, or until ctx is done, and reports whether it waited fully.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
