@@ -4,14 +4,18 @@
 #   1. Jupyter from Debian packages (there is no PyPI here): jupyter-notebook jupyter-nbconvert
 #      python3-nbclient jupyter-client.
 #   2. GoNB v0.11.3 and goimports, pinned by the tools module tools/go.mod, and gopls v0.20.0.
-#   3. The "gonb" Jupyter kernel (gonb --install), with go, goimports and gopls on its PATH.
+#   3. The "gonb" Jupyter kernel (gonb --install), with go, goimports and gopls on its PATH, and
+#      gonbchat's kernel mode (GOFLAGS=-tags=gonbchat_kernel: fast cells, see internal/kernel).
 #   4. A warm Go build cache, so that the first chat cell of a notebook does not build cold.
 #
 #   5. With --dev: what the test suite needs besides (Chromium for the browser tests, JupyterHub and
 #      its proxy for the classroom test, a CJK font so that screenshots show Chinese).
 #
 # Idempotent: a second run checks, finds everything in place and takes a few seconds.
-# Usage: ./install.sh [--no-warm] [--dev]     (from any directory)
+#   --in-process: a kernel spec without gonbchat's kernel mode (every cell links the whole stack, as
+#   go run does; slower cells, nothing else changes).
+#
+# Usage: ./install.sh [--no-warm] [--dev] [--in-process]     (from any directory)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -25,12 +29,14 @@ PY=/usr/bin/python3 # Debian's python3 has jupyter_client; the python3 first on 
 
 WARM=1
 DEV=0
+KERNEL_GOFLAGS="-tags=gonbchat_kernel -ldflags=-s"
 for arg in "$@"; do
 	case "$arg" in
 	--no-warm) WARM=0 ;;
+	--in-process) KERNEL_GOFLAGS="" ;;
 	--dev) DEV=1 ;;
 	-h | --help)
-		sed -n '2,15p' "$0"
+		sed -n '2,17p' "$0"
 		exit 0
 		;;
 	*)
@@ -124,12 +130,20 @@ KERNEL_JSON="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}/kernels/gonb/kernel
 # GoNB records no PATH in kernel.json: the kernel inherits the PATH of whoever starts Jupyter, and
 # finds no go, goimports or gopls when $GOBIN is not on it (cells then fail to build). Put them in
 # the kernel spec; jupyter_client substitutes ${PATH} with the launching environment's PATH.
-"$PY" - "$KERNEL_JSON" "$GOBIN_DIR:$GOROOT_BIN" <<'EOF'
+# GOFLAGS: -tags=gonbchat_kernel is gonbchat's kernel mode (internal/kernel): the packages a lesson
+# imports build as thin stubs and one helper process per kernel does the work, so a cell after
+# `import chatcell` builds as fast as one before it; -ldflags=-s (which implies -w) makes every
+# cell's link cheaper. Programs built outside this kernel are not affected.
+"$PY" - "$KERNEL_JSON" "$GOBIN_DIR:$GOROOT_BIN" "$KERNEL_GOFLAGS" <<'EOF'
 import json, os, sys
-path, prefix = sys.argv[1], sys.argv[2]
+path, prefix, goflags = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(path) as f:
     spec = json.load(f)
 spec.setdefault("env", {})["PATH"] = prefix + ":${PATH}"
+if goflags:
+    spec["env"]["GOFLAGS"] = goflags
+else:
+    spec["env"].pop("GOFLAGS", None)
 tmp = path + ".tmp"
 with open(tmp, "w") as f:
     json.dump(spec, f, indent=1)
@@ -162,10 +176,14 @@ if [ "$WARM" = 1 ]; then
 		printf 'package main\n\nimport (\n%s)\n\nfunc main() {}\n' "$imports" >main.go
 		go mod tidy >/dev/null 2>&1 || go mod tidy
 		go build -o /dev/null .
+		# The kernel mode's stubs, as the kernel builds them.
+		GOFLAGS="$KERNEL_GOFLAGS" go build -o /dev/null .
 	)
 	echo "built${pkgs} in a throwaway module ($((SECONDS - t)) s)"
 	# 2. Execute the smoke notebook once on the gonb kernel, from a PATH without Go: this checks the
-	#    kernel spec really works and warms GoNB's own temporary module exactly like a first cell.
+	#    kernel spec really works and warms GoNB's own temporary module exactly like a first cell
+	#    (in kernel mode, its first display also builds the helper, cmd/gonbchatd, into the user's
+	#    cache directory, once for this version of gonbchat).
 	t=$SECONDS
 	if ! out="$(env PATH=/usr/bin:/bin jupyter nbconvert --to notebook --execute --stdout \
 		--ExecutePreprocessor.kernel_name=gonb --ExecutePreprocessor.timeout=600 \

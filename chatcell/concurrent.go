@@ -1,13 +1,14 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
 	"context"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 )
 
 // Several chats at once (openai2's async_request and async_stream_request).
@@ -57,7 +58,7 @@ func Ask(chat Asker, msg string, opts ...CallOption) Question {
 // The notebook's stop button (SIGINT) stops them all: each keeps what arrived as a cut-short
 // turn would (a ChatWithHistList keeps it in its history, marked), and the cell then stops.
 func AskAll(qs ...Question) []string {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := gonbio.InterruptContext(context.Background())
 	defer stop()
 	type outcome struct {
 		text        string

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -10,11 +12,11 @@ import (
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/registry"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/mirror"
 	"github.com/gonbchat/gonbchat/replay"
-	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/joho/godotenv"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -300,7 +302,7 @@ func noticeOffline(cfg *config, missing string) {
 		return
 	}
 	where := tr(cfg.lang, msgEnvWhereTerminal)
-	if gonbui.IsNotebook {
+	if gonbio.IsNotebook() {
 		where = tr(cfg.lang, msgEnvWhereNotebook)
 	}
 	display.Info(tr(cfg.lang, msgOffline, missing, where))

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -5,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/version"
-	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 )
 
@@ -317,7 +317,7 @@ func (c *core) ResetAPIKey(key string) error {
 }
 
 // ResetKeyPool makes the chat's next requests use the keys of p in turn; the history is kept.
-func (c *core) ResetKeyPool(p *keypool.Pool) error {
+func (c *core) ResetKeyPool(p KeyPool) error {
 	return c.do(func(cfg *config) error {
 		next := cfg.clone()
 		WithKeyPool(p).set(next)
@@ -374,7 +374,7 @@ func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again fu
 
 // showTurnIn is showTurn into a cell the caller made (AskAll makes its cells first, in order).
 func showTurnIn(ctx context.Context, cell replyCell, cfg *config, cn *conn, req *Request, again func(error) (*Request, string)) (rep *Reply, partial string, interrupted bool, err error) {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	ctx, stop := gonbio.InterruptContext(ctx)
 	defer stop()
 	rep, partial, err = run(ctx, cfg, cn, cfg.backend, req, hooks{
 		emit: func(d string) bool {

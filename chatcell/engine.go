@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -76,7 +78,7 @@ type Event struct {
 // A Backend sends a Request to one API and yields its reply as events. The Responses API is
 // built in; Chat Completions lives in package chatcell/completions.
 type Backend interface {
-	Stream(ctx context.Context, opts []option.RequestOption, req *Request) iter.Seq2[Event, error]
+	Stream(ctx context.Context, opts []RequestOption, req *Request) iter.Seq2[Event, error]
 }
 
 func isResponses(b Backend) bool {

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -9,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display"
-	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 )
 
@@ -570,7 +571,7 @@ func (g *GroupChat) ResetAPIKey(key string) error {
 }
 
 // ResetKeyPool makes the next requests use the keys of p in turn.
-func (g *GroupChat) ResetKeyPool(p *keypool.Pool) error {
+func (g *GroupChat) ResetKeyPool(p KeyPool) error {
 	return g.do(func() error { return g.reconnect(WithKeyPool(p)) })
 }
 

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -8,11 +10,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/kernelenv"
-	"github.com/janpfeifer/gonb/gonbui"
 )
 
-var stdin = sync.OnceValue(func() *bufio.Reader { return bufio.NewReader(os.Stdin) })
+var stdin = sync.OnceValue(func() *bufio.Reader { return bufio.NewReader(gonbio.Stdin()) })
 
 func loop(cfg *config, ask func(string)) {
 	var r *bufio.Reader
@@ -21,7 +23,7 @@ func loop(cfg *config, ask func(string)) {
 	} else {
 		r = stdin()
 	}
-	if cfg.input == nil && gonbui.IsNotebook {
+	if cfg.input == nil && gonbio.IsNotebook() {
 		if ok, why := interactive(cfg.lang); !ok {
 			if !cfg.quiet {
 				fmt.Println(tr(cfg.lang, msgLoopNoInput, why))
@@ -33,8 +35,8 @@ func loop(cfg *config, ask func(string)) {
 		fmt.Println(tr(cfg.lang, msgLoopHint))
 	}
 	for {
-		if cfg.input == nil && gonbui.IsNotebook {
-			gonbui.RequestInput(">>> ", false)
+		if cfg.input == nil && gonbio.IsNotebook() {
+			gonbio.RequestInput(">>> ", false)
 		} else if !cfg.quiet {
 			fmt.Print(">>> ")
 		}

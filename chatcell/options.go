@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -312,10 +314,14 @@ func WithAPIKey(key string) ConnOption {
 	}}
 }
 
+// KeyPool is a pool of API keys made by keypool.New. (In kernel mode, where package keypool
+// is not linked unless the cell imports it, it is an interface that *keypool.Pool satisfies.)
+type KeyPool = *keypool.Pool
+
 // WithKeyPool gives every request the next usable key of p (openai2's AKPool): keys rotate,
 // a rate-limited key cools down while the request goes on with another, a rejected one is
 // taken out. The pool's keys go where WithAPIKey's would (the chat's server, or the provider's).
-func WithKeyPool(p *keypool.Pool) ConnOption {
+func WithKeyPool(p KeyPool) ConnOption {
 	return ConnOption{func(c *config) {
 		if p == nil || p.Len() == 0 {
 			c.fail("WithKeyPool: the pool is empty")
@@ -360,8 +366,15 @@ func WithOfflinePace(d time.Duration) ConnOption {
 	return ConnOption{func(c *config) { c.offlinePace = &d }}
 }
 
-// WithRequestOptions adds openai-go request options (headers, a custom HTTP client…).
-func WithRequestOptions(opts ...option.RequestOption) ConnOption {
+// RequestOption is an openai-go request option (package option of github.com/openai/openai-go/v3).
+// In a GoNB kernel installed with gonbchat's kernel mode (see internal/kernel) the chats run in the
+// kernel's helper process, where such options cannot go: there it is any value, and
+// WithRequestOptions is an error.
+type RequestOption = option.RequestOption
+
+// WithRequestOptions adds openai-go request options (headers, a custom HTTP client…). They
+// work in-process only: in kernel mode they are an error (see RequestOption).
+func WithRequestOptions(opts ...RequestOption) ConnOption {
 	return ConnOption{func(c *config) { c.requestOpts = append(c.requestOpts, opts...) }}
 }
 

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package chatcell
 
 import (
@@ -45,7 +47,7 @@ func textFormat(f *OutputFormat) (responses.ResponseTextConfigParam, error) {
 }
 
 // Stream implements Backend.
-func (ResponsesBackend) Stream(ctx context.Context, opts []option.RequestOption, req *Request) iter.Seq2[Event, error] {
+func (ResponsesBackend) Stream(ctx context.Context, opts []RequestOption, req *Request) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		params := responses.ResponseNewParams{Model: req.Model}
 		if len(req.Input) == 1 && req.Input[0].Role == llm.User && req.Input[0].Name == "" {

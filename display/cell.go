@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package display
 
 import (
@@ -6,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 )
 
 // Cell is one streamed reply. Create it with NewCell, feed it with Write, end it with Close.
@@ -33,8 +35,8 @@ type writer interface {
 
 // NewCell starts a reply. In a notebook it shows the thinking indicator at once.
 func NewCell() *Cell {
-	if gonbui.IsNotebook {
-		return newCell(config{sink: gonbSink{}})
+	if out := gonbio.Current(); out.Notebook() {
+		return newCell(config{sink: gonbSink{out}})
 	}
 	return newCell(config{out: os.Stdout})
 }

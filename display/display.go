@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 // Package display shows a chat reply, and short notes, in a GoNB notebook cell; outside a
 // notebook it writes them to standard output.
 //
@@ -41,7 +43,7 @@ import (
 	"sync"
 
 	"github.com/gonbchat/gonbchat/display/markdown"
-	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
@@ -52,7 +54,7 @@ func render(md string) string { return renderer().Render(md) }
 
 // Markdown shows a Markdown block (rendered safely) in the notebook, or prints it outside one.
 func Markdown(md string) {
-	if gonbui.IsNotebook {
+	if gonbio.IsNotebook() {
 		send(render(md), md)
 		return
 	}
@@ -68,7 +70,7 @@ func Markdown(md string) {
 // open code fence or HTML comment in one cannot swallow the next, and a link reference in one
 // cannot link another's text (a conversation, one message a block).
 func MarkdownBlocks(blocks ...string) {
-	if gonbui.IsNotebook {
+	if gonbio.IsNotebook() {
 		var h strings.Builder
 		for _, b := range blocks {
 			h.WriteString(`<div class="gonbchat-block">` + render(b) + `</div>`)
@@ -83,7 +85,7 @@ func MarkdownBlocks(blocks ...string) {
 
 // Info shows a small grey note line (usage, notices).
 func Info(line string) {
-	if gonbui.IsNotebook {
+	if gonbio.IsNotebook() {
 		send(`<div class="gonbchat-info" style="color:#888;font-size:smaller">`+html.EscapeString(line)+`</div>`, line)
 		return
 	}
@@ -92,7 +94,7 @@ func Info(line string) {
 
 // Error shows one readable error line. It never panics and never shows a stack trace.
 func Error(line string) {
-	if gonbui.IsNotebook {
+	if gonbio.IsNotebook() {
 		send(`<div class="gonbchat-error" style="color:#c00">✖ `+html.EscapeString(line)+`</div>`, "✖ "+line)
 		return
 	}
@@ -102,7 +104,8 @@ func Error(line string) {
 // send shows a one-off output and waits until GoNB has it: a message still in the pipe when the
 // cell program exits is lost, and these lines are often a cell's last words.
 func send(htm, plain string) {
-	gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
+	out := gonbio.Current()
+	out.Send(&protocol.DisplayData{Data: map[protocol.MIMEType]any{
 		protocol.MIMETextHTML: htm, protocol.MIMETextPlain: plain}})
-	gonbui.Sync()
+	out.Sync()
 }

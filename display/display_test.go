@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package display
 
 import (

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 package display
 
 import (
@@ -12,9 +14,8 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/display/markdown"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/kernelenv"
-	"github.com/janpfeifer/gonb/gonbui"
-	"github.com/janpfeifer/gonb/gonbui/comms"
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
@@ -29,10 +30,12 @@ type sink interface {
 	listen(address string, f func(value string))
 }
 
-type gonbSink struct{}
+// gonbSink writes to GoNB: the cell's output when the Cell was made (gonbui in a cell program,
+// the cell it serves in the kernel helper).
+type gonbSink struct{ out gonbio.Output }
 
-func (gonbSink) send(d *protocol.DisplayData) { gonbui.SendData(d) }
-func (gonbSink) sync()                        { gonbui.Sync() }
+func (s gonbSink) send(d *protocol.DisplayData) { s.out.Send(d) }
+func (s gonbSink) sync()                        { s.out.Sync() }
 
 // listen subscribes to address through GoNB's comms, when a live Jupyter server started the
 // kernel: elsewhere no page can answer, and GoNB would put its comms script in the cell's output
@@ -43,11 +46,11 @@ func (gonbSink) sync()                        { gonbui.Sync() }
 // Jupyter server copies every later output of the notebook to it too, so the page downloads about
 // twice what it shows for the rest of the session (measured: 490 KB against 293 KB without it for
 // one long reply). The acknowledgement saves kernel-side bytes; the student's network pays more.
-func (gonbSink) listen(address string, f func(string)) {
+func (s gonbSink) listen(address string, f func(string)) {
 	if !kernelenv.LiveServer() || os.Getenv(envAck) != "1" {
 		return
 	}
-	comms.Subscribe(address, func(_ string, v string) { f(v) })
+	s.out.Subscribe(address, f)
 }
 
 // envAck turns on the page's acknowledgement of append-mode scripts (see gonbSink.listen).

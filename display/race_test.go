@@ -1,4 +1,4 @@
-//go:build race
+//go:build race && !gonbchat_kernel
 
 package display
 

@@ -1,3 +1,5 @@
+//go:build !gonbchat_kernel
+
 // Package completions is the Chat Completions backend of chatcell: POST /v1/chat/completions,
 // the API of textbook lessons 001 and 003 and of providers that have no Responses API (Groq,
 // Gemini, Mistral, Together, Fireworks…).
@@ -35,7 +37,7 @@ func init() { registry.Completions = Backend{} }
 
 // Stream implements chatcell.Backend. Instructions become a leading system message; a
 // max_output_tokens parameter (chatcell.WithMaxOutputTokens) is sent as max_tokens.
-func (Backend) Stream(ctx context.Context, opts []option.RequestOption, req *chatcell.Request) iter.Seq2[chatcell.Event, error] {
+func (Backend) Stream(ctx context.Context, opts []chatcell.RequestOption, req *chatcell.Request) iter.Seq2[chatcell.Event, error] {
 	return func(yield func(chatcell.Event, error) bool) {
 		params := openai.ChatCompletionNewParams{
 			Model:         req.Model,

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-
-	"github.com/gofrs/flock"
 )
 
 // Name is how error lines show a file name: as it is, or quoted (Go syntax) when it holds a
@@ -193,11 +191,11 @@ func Lock(path string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, &FileError{"lock", path, err}
 	}
-	l := flock.New(path + ".lock")
-	if err := l.Lock(); err != nil {
+	unlock, err = lockFile(path + ".lock")
+	if err != nil {
 		return nil, &FileError{"lock", path, err}
 	}
-	return func() { l.Unlock() }, nil
+	return unlock, nil
 }
 
 // MoveAside renames a damaged file to path+".corrupt" (replacing an older one), so that nothing

@@ -10,13 +10,28 @@ package kernelenv
 import (
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // Launcher returns the command line of the program that started this cell's kernel ("" when it
 // cannot be read).
 func Launcher() string {
-	return Cmdline(ParentOf(os.Getppid()))
+	return Cmdline(ParentOf(Kernel()))
 }
+
+var kernel atomic.Int64
+
+// Kernel returns the pid of the GoNB kernel: the parent of a cell program, or what SetKernel
+// said (the kernel helper, whose parent is gone, serves the cells of one kernel).
+func Kernel() int {
+	if k := kernel.Load(); k > 0 {
+		return int(k)
+	}
+	return os.Getppid()
+}
+
+// SetKernel tells a process that is not a cell program which pid its kernel has.
+func SetKernel(pid int) { kernel.Store(int64(pid)) }
 
 // Kind is what kind of frontend started the kernel.
 type Kind int
