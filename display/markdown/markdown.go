@@ -24,9 +24,12 @@ package markdown
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 
+	"github.com/alecthomas/chroma/v2"
 	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
+	"github.com/alecthomas/chroma/v2/styles"
 	"github.com/yuin/goldmark"
 	highlighting "github.com/yuin/goldmark-highlighting/v2"
 	"github.com/yuin/goldmark/ast"
@@ -39,6 +42,52 @@ import (
 
 // HighlightStyle is the chroma style used for fenced code blocks.
 const HighlightStyle = "github"
+
+// codeStyle is HighlightStyle without a colour for whitespace (the background's own colour), so
+// that spaces and newlines are not each wrapped in a span.
+var codeStyle = func() *chroma.Style {
+	base := styles.Get(HighlightStyle)
+	s, err := base.Builder().Add(chroma.TextWhitespace, "noinherit").Build()
+	if err != nil {
+		return base
+	}
+	return s
+}()
+
+// codePre is the opening of a highlighted block: chroma's own <pre> for the style, written once
+// here because chroma's per-line wrappers (a <span style="display:flex;"> and a <span> around
+// every line, for line highlighting, which we do not use) are left out: they were a third of a
+// code block's bytes on GoNB's wire.
+var codePre = func() string {
+	var b strings.Builder
+	if err := chromahtml.New(chromahtml.WithClasses(false)).Format(&b, codeStyle, chroma.Literator()); err != nil {
+		return "<pre><code>"
+	}
+	pre, _, _ := strings.Cut(b.String(), "</code>") // chroma's <pre …><code>, with nothing in it
+	return pre
+}()
+
+// codeWrapper writes the <pre><code> around a fenced block: codePre around a highlighted one,
+// and <pre><code class="language-…"> (goldmark's own form) around one that is not.
+func codeWrapper(w util.BufWriter, c highlighting.CodeBlockContext, entering bool) {
+	switch {
+	case !entering:
+		_, _ = w.WriteString("</code></pre>")
+		if !c.Highlighted() {
+			_ = w.WriteByte('\n')
+		}
+	case c.Highlighted():
+		_, _ = w.WriteString(codePre)
+	default:
+		_, _ = w.WriteString("<pre><code")
+		if lang, ok := c.Language(); ok && lang != nil {
+			_, _ = w.WriteString(` class="language-`)
+			_, _ = w.Write(util.EscapeHTML(lang))
+			_ = w.WriteByte('"')
+		}
+		_ = w.WriteByte('>')
+	}
+}
 
 // Renderer renders Markdown to HTML. The zero value is not usable; call New.
 // A Renderer is safe for concurrent use.
@@ -81,8 +130,9 @@ func newGoldmark(highlight bool) goldmark.Markdown {
 	}
 	if highlight {
 		exts = append(exts, highlighting.NewHighlighting(
-			highlighting.WithStyle(HighlightStyle),
-			highlighting.WithFormatOptions(chromahtml.WithClasses(false)),
+			highlighting.WithCustomStyle(codeStyle),
+			highlighting.WithFormatOptions(chromahtml.WithClasses(false), chromahtml.PreventSurroundingPre(true)),
+			highlighting.WithWrapperRenderer(codeWrapper),
 		))
 	}
 	return goldmark.New(goldmark.WithParser(p), goldmark.WithExtensions(exts...))
