@@ -3,6 +3,8 @@
 package kernel
 
 import (
+	"github.com/gonbchat/gonbchat/internal/fsutil"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -139,7 +141,7 @@ func helperBinary(key string, src source, kernelDir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(dir + ".lock")
+	unlock, err := fsutil.Lock(dir) // dir + ".lock"
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,8 @@
 package kernel
 
 import (
+	"github.com/gonbchat/gonbchat/internal/fsutil"
+
 	"bufio"
 	"encoding/json"
 	"errors"
@@ -37,7 +39,7 @@ func connect() (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	unlock, err := lockFile(dir + "/helper.lock")
+	unlock, err := fsutil.Lock(dir + "/helper") // helper.lock
 	if err != nil {
 		return nil, err
 	}
@@ -134,25 +136,6 @@ func dialHello(path string, hello *Hello) (*os.File, error) {
 		return nil, errors.New("the gonbchat kernel helper did not answer the hello")
 	}
 	return f, nil
-}
-
-// lockFile takes an exclusive flock on path and returns its release.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // startHelper starts the helper in a session of its own (GoNB's interrupts go to the cell, not
