@@ -3,6 +3,8 @@ package notebooks_test
 // The real-browser test of a chat loop in Jupyter Notebook: see TestLoopInJupyterNotebook.
 
 import (
+	"github.com/gonbchat/gonbchat/internal/browsertest"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -102,12 +104,9 @@ func requireJupyterBrowser(t *testing.T) string {
 	if err != nil || json.Unmarshal(out, &spec) != nil || len(spec.Argv) == 0 {
 		t.Skipf("the %q kernel is not installed (run ./install.sh first): %v %s", kernelName, err, out)
 	}
-	exe := os.Getenv("GONBCHAT_CHROMIUM")
+	exe := browsertest.ChromiumPath()
 	if exe == "" {
-		exe = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(exe); err != nil {
-		t.Skipf("no Chromium at %s: apt-get install chromium, or set GONBCHAT_CHROMIUM", exe)
+		t.Skip("no Chromium: apt-get install chromium (install.sh --dev does), or set GONBCHAT_CHROMIUM")
 	}
 	declareInputs(t, spec.Argv[0], filepath.Join(spec.ResourceDir, "kernel.json"))
 	return exe
@@ -122,7 +121,7 @@ func requireJupyterBrowser(t *testing.T) string {
 // says in one line that nobody can answer there.
 //
 // Skipped with -short, and when jupyter-notebook, jupyter-nbconvert, the gonb kernel or Chromium
-// is missing (set GONBCHAT_CHROMIUM to Chromium's path if it is not /usr/bin/chromium).
+// is missing (set GONBCHAT_CHROMIUM to Chromium's path if it is not on PATH).
 // Screenshots go to $GONBCHAT_SCREENSHOT_DIR if set, else to the test's temporary directory;
 // the test logs their paths.
 func TestLoopInJupyterNotebook(t *testing.T) {
@@ -413,12 +412,7 @@ func jsDone(i int) string {
 
 // loopInBrowser opens the notebook in Jupyter Notebook in headless Chromium and chats once.
 func loopInBrowser(t *testing.T, chromium string, nb []byte, cellTimeout time.Duration) {
-	shots := os.Getenv("GONBCHAT_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := browsertest.ScreenshotDir(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "loop.ipynb"), nb, 0o644); err != nil {
 		t.Fatal(err)
@@ -430,27 +424,7 @@ func loopInBrowser(t *testing.T, chromium string, nb []byte, cellTimeout time.Du
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*cellTimeout)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 1400),
-	)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	if err := chromedp.Do(tab); err != nil { // starts the browser and binds the tab to this context
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
+	tab := browsertest.Start(t, ctx, chromium, chromedp.WindowSize(1200, 1400))
 	p := page{t: t, ctx: tab}
 	p.do(chromedp.Navigate(base + "/notebooks/loop.ipynb?token=" + token))
 	p.wait(`!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected())`,

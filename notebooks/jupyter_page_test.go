@@ -3,6 +3,8 @@
 package notebooks_test
 
 import (
+	"github.com/gonbchat/gonbchat/internal/browsertest"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,16 +55,7 @@ webchat.Launch(lucky, chatcell.NewEndpoint(chatcell.WithOffline(), chatcell.With
 // cell says so; running the cell again serves the same conversation on the same port.
 func TestPageInJupyter(t *testing.T) {
 	requireKernel(t)
-	chromium := ""
-	for _, p := range []string{os.Getenv("GONBCHAT_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			chromium = path
-			break
-		}
-	}
+	chromium := browsertest.ChromiumPath()
 	jupyter, err := exec.LookPath("jupyter-notebook")
 	if chromium == "" || err != nil {
 		t.Skip("needs chromium and jupyter-notebook (install.sh installs both)")
@@ -117,16 +110,7 @@ func TestPageInJupyter(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 1300))
-	defer cancelAlloc()
-	page, cancelPage := chromedp.NewContext(alloc)
-	defer cancelPage()
-	if err := chromedp.Do(page); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+	page := browsertest.Start(t, ctx, chromium, chromedp.WindowSize(1100, 1300))
 	do := func(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		c, cancel := context.WithTimeout(page, timeout)
@@ -236,16 +220,7 @@ func TestPageInJupyter(t *testing.T) {
 	if reply := frameText(".msg.bot:not(.greeting) .md"); !strings.Contains(reply, "今天出門忘記帶傘") {
 		t.Errorf("the reply in the iframe: %q", reply)
 	}
-	shots := os.Getenv("GONBCHAT_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	if png, err := chromedp.Run(page, chromedp.FullScreenshot(100)); err == nil {
-		path := filepath.Join(shots, "webchat-in-jupyter.png")
-		if os.MkdirAll(shots, 0o755) == nil && os.WriteFile(path, png, 0o644) == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	browsertest.Screenshot(t, page, browsertest.ScreenshotDir(t), "webchat-in-jupyter.png")
 	out := stop()
 	if !strings.Contains(out, "已停止；對話都保留著") || strings.Contains(out, "✖") || js(`String(!!document.querySelector('.gonbchat-webchat iframe'))`) != "false" {
 		t.Errorf("after the stop button the cell shows:\n%s", out)
