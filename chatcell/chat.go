@@ -18,6 +18,9 @@ import (
 // Create it with New at the top level of a cell (var chat = chatcell.New()), so that GoNB
 // re-creates it in every later cell; it picks up where it was. A Chat is safe for concurrent
 // use: two turns at the same time take turns.
+//
+// The zero value is not a chat: its verbs send nothing and report an error saying to declare it
+// with New (a chat needs its name, connection and state, which only New sets up).
 type Chat struct {
 	core
 	st chatState

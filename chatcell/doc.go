@@ -17,8 +17,10 @@
 // in-process: no key and no network needed. With a key (and optionally OPENAI_BASE_URL, or
 // WithProvider for Groq, Gemini, Mistral, Together or Fireworks) it talks to the real server.
 //
-// Notebook verbs (Ask, Save, Load, ShowThread, DeleteThread, Rollback, Loop) never panic and need
-// no error handling: an error appears as one readable line in the cell. They still return the
-// error, and the Go API (Reply, Stream) returns errors without showing them. Use errors.As with
-// *responses.Error (the SDK's *openai.Error) to inspect API errors.
+// Notebook verbs (Ask, Save, Load, ShowThread, ShowConversation, DeleteThread, Rollback, Loop)
+// never panic and need no error handling: an error appears as one readable line in the cell.
+// They still return the error, and the Go API (Reply, Stream) returns errors without showing
+// them. An error's text is that line, never with a key in it (see [Error]); errors.As finds an
+// [*APIError] (the SDK's *openai.Error: the server's status, code and message) or a
+// [*StreamError] in it, and errors.Is [ErrDropped], [ErrNoResponse], [ErrStalled]….
 package chatcell

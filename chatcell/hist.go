@@ -20,6 +20,9 @@ import (
 //
 // Like Chat, it survives from cell to cell by its name. Save and Load keep it in a gob file:
 // versioned, checksummed, written atomically and under a lock, with no key in it.
+//
+// The zero value is not a chat: its verbs send nothing and report an error saying to declare it
+// with NewHistList.
 type ChatWithHistList struct {
 	core
 	hist *history.List

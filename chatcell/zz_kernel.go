@@ -144,6 +144,9 @@ type Backend interface {
 // Create it with New at the top level of a cell (var chat = chatcell.New()), so that GoNB
 // re-creates it in every later cell; it picks up where it was. A Chat is safe for concurrent
 // use: two turns at the same time take turns.
+//
+// The zero value is not a chat: its verbs send nothing and report an error saying to declare it
+// with New (a chat needs its name, connection and state, which only New sets up).
 type Chat struct{ h *kernel.Handle }
 
 // ChatWithHistList is a conversation whose history we keep (textbook 3-5, lessons 001 and 003):
@@ -153,6 +156,9 @@ type Chat struct{ h *kernel.Handle }
 //
 // Like Chat, it survives from cell to cell by its name. Save and Load keep it in a gob file:
 // versioned, checksummed, written atomically and under a lock, with no key in it.
+//
+// The zero value is not a chat: its verbs send nothing and report an error saying to declare it
+// with NewHistList.
 type ChatWithHistList struct{ h *kernel.Handle }
 
 // Cue asks for one remark: who speaks, and to whom. Make it with Says.

@@ -5,7 +5,7 @@
 // and what the openai2 toolkit adds on top (rollback, forged dialogs, a message cap with
 // pinned messages, JSON export), made safe for notebooks:
 //
-//   - A [List] holds [Message] values. Its zero value is an empty, usable history.
+//   - A [List] holds [llm.Message] values. Its zero value is an empty, usable history.
 //   - A turn is one user message and the assistant message(s) that answer it. System and
 //     developer messages are not part of turns: Rollback and trimming never remove them.
 //   - Every message gets a stable ID when it enters a List. Pins are marks on messages, so a

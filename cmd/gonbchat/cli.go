@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/gonbchat/gonbchat/chatcell"
+	dterm "github.com/gonbchat/gonbchat/display/term"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"golang.org/x/term"
 )
@@ -187,8 +187,5 @@ func configDir() (string, error) {
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // dumbTerminal reports whether the terminal cannot take cursor movements (the line editor and
-// the styled replies need them).
-func dumbTerminal() bool {
-	t := os.Getenv("TERM")
-	return t == "dumb" || (t == "" && runtime.GOOS != "windows")
-}
+// the styled replies need them): display/term's rule, which its replies follow too.
+func dumbTerminal() bool { return dterm.Dumb() }

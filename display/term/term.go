@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -38,11 +39,11 @@ type Terminal struct {
 // and the text is wrapped at the terminal's width.
 func New(opts ...glamour.TermRendererOption) *Terminal { return &Terminal{opts: opts} }
 
-// NewStream starts rendering one reply to w, or returns nil when w is not a terminal (package
-// display then writes the reply as plain text).
+// NewStream starts rendering one reply to w, or returns nil when w is not a terminal, or is a
+// terminal that cannot be drawn on (Dumb): package display then writes the reply as plain text.
 func (t *Terminal) NewStream(w io.Writer) display.TermStream {
 	f, ok := w.(*os.File)
-	if !ok || !xterm.IsTerminal(int(f.Fd())) {
+	if !ok || Dumb() || !xterm.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	width, height := 80, 0
@@ -50,6 +51,15 @@ func (t *Terminal) NewStream(w io.Writer) display.TermStream {
 		width, height = wd, ht
 	}
 	return t.newStream(w, width, height)
+}
+
+// Dumb reports whether $TERM names a terminal that takes no cursor movements or colours:
+// "dumb" (Emacs' shell, some CI logs), or no TERM at all outside Windows (whose console sets
+// none). Replies are then plain text even on a terminal; terminal programs (cmd/gonbchat) apply
+// the same rule to their own styling.
+func Dumb() bool {
+	t := os.Getenv("TERM")
+	return t == "dumb" || (t == "" && runtime.GOOS != "windows")
 }
 
 // newStream renders to w as to a terminal width columns wide and height rows high (0: unknown).

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/creack/pty"
 )
 
 func TestRows(t *testing.T) {
@@ -142,4 +145,32 @@ func emulate(out string, width int) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// A terminal that cannot be drawn on (TERM=dumb, or no TERM outside Windows) gets no stream:
+// the reply is plain text there, with no cursor movement or colour (examples/responses in
+// Emacs' shell printed ESC[4A ESC[J and colours before). A drawable one gets a stream.
+func TestDumbTerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	for _, c := range []struct {
+		term string
+		want bool
+	}{{"xterm-256color", true}, {"dumb", false}, {"", runtime.GOOS == "windows"}} {
+		t.Setenv("TERM", c.term)
+		s := New().NewStream(tty)
+		if got := s != nil; got != c.want {
+			t.Errorf("TERM=%q: a stream = %v, want %v", c.term, got, c.want)
+		}
+		if Dumb() == c.want {
+			t.Errorf("TERM=%q: Dumb() = %v", c.term, Dumb())
+		}
+		if s != nil {
+			s.Close()
+		}
+	}
 }

@@ -19,9 +19,9 @@
 // and input requests come back as frames with that id. The helper writes the cell's displays into
 // the cell's own GoNB pipe (so the cell links no gonbui), and relays what the chat prints to the
 // cell's standard output.
-//go:generate go run ./gen
-
 package kernel
+
+//go:generate go run ./gen
 
 import (
 	"crypto/sha256"
