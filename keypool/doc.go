@@ -28,8 +28,8 @@
 // an exhausted pool ends within MaxWait plus about 1.5 s. 5xx answers go back to the SDK, whose
 // retries then get the next key in turn.
 //
-// State: with [WithStateDir] (in GoNB, a directory under $GONB_TMP_DIR, since every cell is a new
-// process) the rotation position, cooldowns, taken-out keys and use counts live in one JSON file
+// State: with [WithStateDir], and by default inside a GoNB kernel ($GONB_TMP_DIR/.gonbchat/keypool,
+// since every cell is a new process) the rotation position, cooldowns, taken-out keys and use counts live in one JSON file
 // per pool, locked and replaced atomically, so every process and every Pool with the same name
 // shares them. The file names keys by fingerprint only ([secret.Fingerprint]); nothing the pool
 // prints, returns or notifies ever holds a key.

@@ -64,10 +64,10 @@ func WithName(name string) Option {
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // WithStateDir keeps the pool's state (rotation position, cooldowns, taken-out keys, use
-// counts) in a JSON file under dir, shared by every process using the same pool name: in a GoNB
-// kernel, a directory under $GONB_TMP_DIR, so that each cell (a new process) continues where
-// the previous one left off. The directory is created if needed. Without it the state is in
-// memory, for this Pool only.
+// counts) in a JSON file under dir, shared by every process using the same pool name. The
+// directory is created if needed. Without it, inside a GoNB kernel ($GONB_TMP_DIR set) the
+// state is in $GONB_TMP_DIR/.gonbchat/keypool, so that each cell (a new process) continues where the previous
+// one left off; elsewhere it is in memory, for this Pool only.
 func WithStateDir(dir string) Option {
 	return func(c *config) {
 		if dir == "" {
@@ -208,6 +208,9 @@ func New(keys []string, opts ...Option) (*Pool, error) {
 		c.name = defaultName(c.keys)
 	}
 	if cfg.stateDir == "" {
+		cfg.stateDir = kernelStateDir()
+	}
+	if cfg.stateDir == "" {
 		c.store = &memStore{st: newState(c.name)}
 	} else {
 		if err := os.MkdirAll(cfg.stateDir, 0o700); err != nil {
@@ -227,6 +230,15 @@ func New(keys []string, opts ...Option) (*Pool, error) {
 		}
 	}
 	return &Pool{c: c}, nil
+}
+
+// kernelStateDir is where pools keep their state by default inside a GoNB kernel:
+// $GONB_TMP_DIR/.gonbchat/keypool (beside the chats' state), or "" outside a kernel.
+func kernelStateDir() string {
+	if d := os.Getenv("GONB_TMP_DIR"); d != "" {
+		return filepath.Join(d, ".gonbchat", "keypool")
+	}
+	return ""
 }
 
 // defaultName names a pool by its keys' fingerprints, in any order.

@@ -280,3 +280,48 @@ func TestStateFileFormat(t *testing.T) {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }
+
+// In a GoNB kernel a pool made the way a lesson makes it (keypool.New(keys), no WithStateDir) is
+// re-made by every cell: it must still continue the rotation and keep cooldowns, and a cell's
+// Status must count what earlier cells sent.
+func TestInAKernelCellsShareThePoolWithoutWithStateDir(t *testing.T) {
+	keys := testKeys(3)
+	up := newUpstream(t, keys)
+	tmp := t.TempDir()
+	t.Setenv("GONB_TMP_DIR", tmp)
+	clk := newClock()
+	for range 4 {
+		mustGet(t, mustPool(t, keys, clk), up.URL)
+	}
+	want := []string{keys[0], keys[1], keys[2], keys[0]}
+	if fmt.Sprint(up.order) != fmt.Sprint(want) {
+		t.Fatalf("keys in order %v across cells, want each in turn", fps(up.order))
+	}
+	up.set(keys[1], rateLimited(map[string]string{"Retry-After": "30"}), reply{status: 200})
+	mustGet(t, mustPool(t, keys, clk), up.URL) // k1: 429, then k2
+	mustGet(t, mustPool(t, keys, clk), up.URL) // k0 (k1 cools)
+	if got := fps(up.order[4:]); fmt.Sprint(got) != fmt.Sprint(fps([]string{keys[1], keys[2], keys[0]})) {
+		t.Errorf("after a 429 in an earlier cell: order %v", got)
+	}
+	s := mustPool(t, keys, clk).Status()
+	if s[0].Uses != 3 || s[1].State != Cooling || s[2].Uses != 2 {
+		t.Errorf("status in a new cell: %+v", s)
+	}
+	files, _ := filepath.Glob(filepath.Join(tmp, ".gonbchat", "keypool", "keypool-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("state files under $GONB_TMP_DIR: %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	for _, k := range keys {
+		if strings.Contains(string(data), k) {
+			t.Fatal("the state file holds a key")
+		}
+	}
+
+	// Outside a kernel the state stays in memory: a new Pool starts afresh.
+	t.Setenv("GONB_TMP_DIR", "")
+	fresh := mustPool(t, keys, clk)
+	if s := fresh.Status(); s[0].Uses != 0 {
+		t.Errorf("outside a kernel a new pool saw another's state: %+v", s)
+	}
+}
