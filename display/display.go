@@ -101,6 +101,23 @@ func Error(line string) {
 	fmt.Fprintln(os.Stderr, "✖ "+line)
 }
 
+// HTML shows htm, markup that gonbchat makes itself (a page's link and frame: never a model's
+// text, which goes through Markdown), with plain as its text version, and waits until GoNB has
+// it. A later HTML with the same id replaces it in place; id "" makes a new output. Packages
+// that show their own markup use it rather than gonbui, so that in kernel mode a cell's
+// displays all go one way (GoNB reads one display stream per cell). Outside a notebook it
+// prints plain.
+func HTML(id, htm, plain string) {
+	out := gonbio.Current()
+	if !out.Notebook() {
+		fmt.Fprintln(os.Stdout, plain)
+		return
+	}
+	out.Send(&protocol.DisplayData{DisplayID: id, Data: map[protocol.MIMEType]any{
+		protocol.MIMETextHTML: htm, protocol.MIMETextPlain: plain}})
+	out.Sync()
+}
+
 // send shows a one-off output and waits until GoNB has it: a message still in the pipe when the
 // cell program exits is lost, and these lines are often a cell's last words.
 func send(htm, plain string) {

@@ -61,6 +61,17 @@ func Error(line string) {
 	kernel.CallShow(nil, nil, "display.Error", args, aerr)
 }
 
+// HTML shows htm, markup that gonbchat makes itself (a page's link and frame: never a model's
+// text, which goes through Markdown), with plain as its text version, and waits until GoNB has
+// it. A later HTML with the same id replaces it in place; id "" makes a new output. Packages
+// that show their own markup use it rather than gonbui, so that in kernel mode a cell's
+// displays all go one way (GoNB reads one display stream per cell). Outside a notebook it
+// prints plain.
+func HTML(id string, htm string, plain string) {
+	args, aerr := kernel.Args("display.HTML", id, htm, plain)
+	kernel.CallShow(nil, nil, "display.HTML", args, aerr)
+}
+
 // Write appends a delta of the reply's Markdown. In a notebook the first delta is shown at
 // once, later ones within at most 250 ms; outside one, at once.
 func (c *Cell) Write(delta string) {

@@ -22,7 +22,8 @@ import (
 )
 
 // pageNotebook is lesson 004's page cell on its own, with the offline model paced so that a
-// reply streams: a setup cell (the module at an absolute path: the notebook lives in a
+// reply streams (a provider without its key, as a student without one runs it: the cell shows
+// the offline notice, then the page): a setup cell (the module at an absolute path: the notebook lives in a
 // temporary directory) and the page cell.
 func pageNotebook(root string) map[string]any {
 	code := func(src string) map[string]any {
@@ -43,7 +44,7 @@ func pageNotebook(root string) map[string]any {
 
 %%
 lucky := persona.Persona{Title: "員瑛式思考生成器", Character: "請用員瑛式思考。", Description: "嗨！有什麼不順的事？"}
-webchat.Launch(lucky, chatcell.NewEndpoint(chatcell.WithOffline(), chatcell.WithOfflinePace(20*time.Millisecond)), webchat.WithLanguage("zh-TW"))`),
+webchat.Launch(lucky, chatcell.NewEndpoint(chatcell.WithProvider("groq"), chatcell.WithOfflinePace(20*time.Millisecond)), webchat.WithLanguage("zh-TW"))`),
 		},
 	}
 }
@@ -73,7 +74,7 @@ func TestPageInJupyter(t *testing.T) {
 	cmd := exec.Command(jupyter, "--no-browser", "--allow-root", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
 		"--NotebookApp.token="+token, "--notebook-dir="+dir)
 	// As a student's: no key, no override of what gonbchat guesses from the Jupyter server.
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "GONBCHAT_INTERACTIVE=", "GONBCHAT_LANG=")
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "GROQ_API_KEY=", "GONBCHAT_INTERACTIVE=", "GONBCHAT_LANG=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, _ := os.Create(filepath.Join(dir, "jupyter.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -222,6 +223,10 @@ func TestPageInJupyter(t *testing.T) {
 	}
 	browsertest.Screenshot(t, page, browsertest.ScreenshotDir(t), "webchat-in-jupyter.png")
 	out := stop()
+	// The notice and the page in one display stream (kernel mode: both through the helper).
+	if !strings.Contains(out, "GROQ_API_KEY") || strings.Contains(out, "gonbui") {
+		t.Errorf("the cell lacks the offline notice, or says it displays two ways:\n%s", out)
+	}
 	if !strings.Contains(out, "已停止；對話都保留著") || strings.Contains(out, "✖") || js(`String(!!document.querySelector('.gonbchat-webchat iframe'))`) != "false" {
 		t.Errorf("after the stop button the cell shows:\n%s", out)
 	}

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/janpfeifer/gonb/gonbui"
-	"github.com/janpfeifer/gonb/gonbui/protocol"
 
 	"github.com/gonbchat/gonbchat/chatcell"
 	_ "github.com/gonbchat/gonbchat/chatcell/completions" // providers with only Chat Completions (groq, gemini…) work by themselves
@@ -218,11 +217,9 @@ func launch(ctx context.Context, p persona.Persona, m Model, env launchEnv, opts
 	id := ""
 	if env.notebook {
 		id = "gonbchat-webchat-" + gonbui.UniqueID()
-		gonbui.SendData(&protocol.DisplayData{DisplayID: id, Data: map[protocol.MIMEType]any{
-			protocol.MIMETextHTML:  s.launchHTML(url, port(ln.Addr()), tx, env),
-			protocol.MIMETextPlain: p.Title + ": " + url,
-		}})
-		gonbui.Sync()
+		// Through display, as chatcell's notices go: in kernel mode both reach GoNB by the
+		// helper, in one display stream (two writers of a cell's pipe break it).
+		display.HTML(id, s.launchHTML(url, port(ln.Addr()), tx, env), p.Title+": "+url)
 	} else {
 		fmt.Fprintf(env.out, tx.ServingPlain+"\n", p.Title, url)
 	}
@@ -255,10 +252,7 @@ func launch(ctx context.Context, p persona.Persona, m Model, env launchEnv, opts
 	cancel()
 	err = <-done // graceful: replies in progress are cut short and saved
 	if id != "" {
-		gonbui.SendData(&protocol.DisplayData{DisplayID: id, Data: map[protocol.MIMEType]any{
-			protocol.MIMETextHTML:  stoppedHTML(p.Title, url),
-			protocol.MIMETextPlain: p.Title + ": " + url,
-		}})
+		display.HTML(id, stoppedHTML(p.Title, url), p.Title+": "+url)
 	}
 	s.showStopped(env, url, line)
 	if err != nil {

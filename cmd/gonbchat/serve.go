@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 
 	"github.com/gonbchat/gonbchat/chatcell"
+	"github.com/gonbchat/gonbchat/chatcell/completions"
 	"github.com/gonbchat/gonbchat/persona"
 	"github.com/gonbchat/gonbchat/webchat"
 )
@@ -38,6 +41,7 @@ func serveCmd(args []string, stderr io.Writer) int {
 	state := fs.String("state", "", "keep visitors' conversations in this directory (they survive a restart)")
 	lang := fs.String("lang", "", "language of the page's words and error lines: zh-TW, zh-CN or en (default $GONBCHAT_LANG, else en)")
 	offline := fs.Bool("offline", false, "use the offline mirror model even with a key")
+	useCompletions := fs.Bool("completions", false, "use Chat Completions instead of the Responses API (for a server with only /chat/completions, such as many local ones; implied by -provider other than openai)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -74,6 +78,21 @@ func serveCmd(args []string, stderr io.Writer) int {
 	if *offline {
 		eopts = append(eopts, chatcell.WithOffline())
 	}
+	if *useCompletions {
+		eopts = append(eopts, chatcell.WithBackend(completions.Backend{}))
+	} else if *provider == "" {
+		// A server of one's own (OPENAI_BASE_URL) that has only Chat Completions answers the
+		// Responses API with a 404: say which flag fixes it, in the visitor's bubble.
+		hint := completionsHint(*lang)
+		wopts = append(wopts, webchat.WithDescribe(func(err error) string {
+			line := chatcell.Describe(err)
+			var apiErr *chatcell.APIError
+			if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound && apiErr.Code != "model_not_found" {
+				line = strings.TrimRight(line, ".。 ") + hint
+			}
+			return line
+		}))
+	}
 	if *lang != "" {
 		eopts = append(eopts, chatcell.WithLanguage(*lang))
 		wopts = append(wopts, webchat.WithLanguage(*lang))
@@ -82,6 +101,11 @@ func serveCmd(args []string, stderr io.Writer) int {
 		wopts = append(wopts, webchat.WithStateDir(*state))
 	}
 	listen := *addr
+	if !*share && !loopback(listen) {
+		fmt.Fprintf(stderr, "gonbchat serve: --addr %s listens beyond this machine, which shares the chat (and the API key's budget) with the network; "+
+			"add --share to do so with an access token in the link, or listen on 127.0.0.1\n", listen)
+		return 2
+	}
 	if *share {
 		_, port, err := net.SplitHostPort(listen)
 		if err != nil {
@@ -97,4 +121,33 @@ func serveCmd(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loopback reports whether addr (host:port) listens on this machine only. What it cannot
+// parse is left to the server, which says what is wrong with it.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "localhost" {
+		return true
+	}
+	if host == "" {
+		return false // every interface
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || ip.IsLoopback()
+}
+
+// completionsHint is added to a 404's line in the bot's bubble when the Responses API was used
+// on a server of one's own.
+func completionsHint(lang string) string {
+	if lang == "" {
+		lang = os.Getenv(webchat.EnvLanguage)
+	}
+	switch {
+	case strings.HasPrefix(lang, "zh-TW"), strings.HasPrefix(lang, "zh-Hant"):
+		return "。這個伺服器可能沒有 Responses API：改用 gonbchat serve --completions（Chat Completions）。"
+	case strings.HasPrefix(lang, "zh"):
+		return "。这个服务器可能没有 Responses API：改用 gonbchat serve --completions（Chat Completions）。"
+	}
+	return ". This server may have no Responses API: run gonbchat serve --completions (Chat Completions)."
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,9 +37,15 @@ type serving struct {
 
 func startServe(t *testing.T, bin string, args ...string) (*serving, string) {
 	t.Helper()
+	return startServeEnv(t, bin, nil, args...)
+}
+
+// startServeEnv is startServe with env added to the command's (no key, no base URL) environment.
+func startServeEnv(t *testing.T, bin string, env []string, args ...string) (*serving, string) {
+	t.Helper()
 	out := &lockedBuffer{}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "GROQ_API_KEY=", "GONBCHAT_LANG=")
+	cmd.Env = append(append(os.Environ(), "OPENAI_API_KEY=", "OPENAI_BASE_URL=", "GROQ_API_KEY=", "GONBCHAT_LANG="), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -204,10 +212,110 @@ func TestServeUsage(t *testing.T) {
 	if code, out := run("--persona", bad, "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "bad.yaml") || !strings.Contains(out, "character") {
 		t.Errorf("bad persona: %d %s", code, out)
 	}
-	if code, out := run("--persona", "../../persona/testdata/lucky_vicky.yaml", "--addr", "0.0.0.0:0"); code != 1 || !strings.Contains(out, "WithShareToken") {
-		t.Errorf("beyond loopback without --share: %d %s", code, out)
-	}
 	if code, out := run("--persona", "../../persona/testdata/lucky_vicky.yaml", "--provider", "nosuch"); code != 1 || !strings.Contains(out, "nosuch") {
 		t.Errorf("unknown provider: %d %s", code, out)
 	}
+}
+
+// An address beyond loopback without --share is refused before anything listens, with the
+// flag that does it (not the Go option a library user would pass).
+func TestServeBeyondLoopbackNeedsShare(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		var out bytes.Buffer
+		code := serveCmd([]string{"--persona", "../../persona/testdata/lucky_vicky.yaml", "--addr", addr}, &out)
+		if code != 2 || !strings.Contains(out.String(), "--share") || strings.Contains(out.String(), "WithShareToken") {
+			t.Errorf("--addr %s without --share: %d %s", addr, code, out.String())
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:7860", "localhost:7860", "[::1]:7860"} {
+		if !loopback(addr) {
+			t.Errorf("%s is loopback", addr)
+		}
+	}
+}
+
+// ccOnlyServer is a server of one's own with only Chat Completions (as many local servers
+// are): the Responses API is a 404, as such servers answer a path they do not have.
+func ccOnlyServer(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"message":"Not Found","type":"not_found","code":"not_found"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, d := range []string{"完全是", " Lucky", " Vicky 呀！"} {
+			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", d)
+		}
+		io.WriteString(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v1"
+}
+
+// sendOnce asks one question as a new visitor and returns the reply's final event.
+func sendOnce(t *testing.T, url, q string) (html, errLine string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfMeta.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page:\n%s", page)
+	}
+	body, _ := json.Marshal(map[string]string{"text": q})
+	req, _ := http.NewRequest("POST", url+"api/send", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Gonbchat-Csrf", string(m[1]))
+	res, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var done struct {
+		Done  bool
+		HTML  string
+		Error string
+	}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		if bytes.Contains(sc.Bytes(), []byte(`"done":true`)) {
+			json.Unmarshal(sc.Bytes(), &done)
+		}
+	}
+	if !done.Done {
+		t.Fatalf("send: %s, no final event", res.Status)
+	}
+	return done.HTML, done.Error
+}
+
+// OPENAI_BASE_URL at a server with only Chat Completions: the Responses API's 404 says, in the
+// bot's bubble, to use --completions; with it the bot answers.
+func TestServeCompletions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildCommand(t)
+	env := []string{"OPENAI_API_KEY=sk-own-server-0123456789abcdef", "OPENAI_BASE_URL=" + ccOnlyServer(t)}
+	serve := func(args ...string) (*serving, string) {
+		return startServeEnv(t, bin, env, append([]string{"--persona", "../../persona/testdata/lucky_vicky.yaml", "--addr", "127.0.0.1:0"}, args...)...)
+	}
+	s, url := serve()
+	if _, line := sendOnce(t, url, "今天下雨"); !strings.Contains(line, "404") || !strings.Contains(line, "gonbchat serve --completions") {
+		t.Errorf("the 404's line: %q", line)
+	}
+	s.interrupt()
+	s, url = serve("--completions")
+	if html, line := sendOnce(t, url, "今天下雨"); line != "" || !strings.Contains(html, "完全是 Lucky Vicky 呀！") {
+		t.Errorf("with --completions: %q %q", html, line)
+	}
+	s.interrupt()
 }

@@ -1196,6 +1196,22 @@ func init() {
 		display.Error(a0)
 		return nil, nil
 	}
+	calls["display.HTML"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		var a1 string
+		if err := x.arg(1, &a1); err != nil {
+			return nil, err
+		}
+		var a2 string
+		if err := x.arg(2, &a2); err != nil {
+			return nil, err
+		}
+		display.HTML(a0, a1, a2)
+		return nil, nil
+	}
 	calls["display.Cell.Write"] = func(x *call) ([]any, error) {
 		r, err := recvAs(x, func() *display.Cell { return &display.Cell{} })
 		if err != nil {
