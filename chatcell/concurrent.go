@@ -74,7 +74,7 @@ func AskAll(qs ...Question) []string {
 			continue
 		}
 		display.Info("▸ " + q.c.cfg.name)
-		cells[i] = newCell()
+		cells[i] = newCell(q.c.cfg.lang)
 		tickets[i] = takeTicket(q.c) // in the order of the questions
 	}
 	var wg sync.WaitGroup

@@ -369,7 +369,7 @@ func (c *core) report(cfg *config, err error) {
 // the notebook's stop button) cuts the reply short cleanly; the caller saves its state and
 // then calls reraise, so the cell stops as it would without us.
 func showTurn(ctx context.Context, cfg *config, cn *conn, req *Request, again func(error) (*Request, string)) (rep *Reply, partial string, interrupted bool, err error) {
-	return showTurnIn(ctx, newCell(), cfg, cn, req, again)
+	return showTurnIn(ctx, newCell(cfg.lang), cfg, cn, req, again)
 }
 
 // showTurnIn is showTurn into a cell the caller made (AskAll makes its cells first, in order).
@@ -424,7 +424,7 @@ type replyCell interface {
 }
 
 // newCell makes the display of one reply (tests count what it receives).
-var newCell = func() replyCell { return display.NewCell() }
+var newCell = func(lang string) replyCell { return display.NewCellIn(lang) }
 
 // usageLine is the line shown after a turn: its tokens, the chat's totals (when t counts
 // turns) and, on a live server, the estimated cost of the turn.

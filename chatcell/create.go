@@ -5,6 +5,7 @@ package chatcell
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/internal/secret"
@@ -129,8 +130,12 @@ func eventLine(ev responses.ResponseStreamEventUnion) string {
 		return fmt.Sprintf("%s delta=%q", head, ev.Delta)
 	case "response.completed", "response.incomplete", "response.failed":
 		r := ev.Response
-		return fmt.Sprintf("%s id=%s model=%s status=%s\n    usage: input_tokens=%d output_tokens=%d total_tokens=%d\n    output[0].content[0].text: %q\n    %s",
-			head, r.ID, r.Model, r.Status, r.Usage.InputTokens, r.Usage.OutputTokens, r.Usage.TotalTokens, r.OutputText(), ev.RawJSON())
+		first := "(none)" // the path the textbook prints; a reasoning model's output[0] is its reasoning, without content
+		if len(r.Output) > 0 && len(r.Output[0].Content) > 0 {
+			first = strconv.Quote(r.Output[0].Content[0].Text)
+		}
+		return fmt.Sprintf("%s id=%s model=%s status=%s\n    usage: input_tokens=%d output_tokens=%d total_tokens=%d\n    output[0].content[0].text: %s\n    %s",
+			head, r.ID, r.Model, r.Status, r.Usage.InputTokens, r.Usage.OutputTokens, r.Usage.TotalTokens, first, ev.RawJSON())
 	}
 	raw := ev.RawJSON()
 	if r := []rune(raw); len(r) > 240 {

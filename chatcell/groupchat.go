@@ -430,7 +430,7 @@ func (g *GroupChat) turn(ctx context.Context, cues []Cue, show bool) ([]Remark, 
 			err         error
 		)
 		if show {
-			cell := newDialogueCell(newCell(), lang, cues, askedAgain)
+			cell := newDialogueCell(newCell(lang), lang, cues, askedAgain)
 			rep, partial, interrupted, err = showTurnIn(ctx, cell, cfg, g.conn(), req, nil)
 		} else {
 			rep, partial, err = run(ctx, cfg, g.conn(), cfg.backend, req, hooks{})

@@ -401,7 +401,7 @@ func recordCells(t *testing.T) func() []*recCell {
 	var mu sync.Mutex
 	var cells []*recCell
 	old := newCell
-	newCell = func() replyCell {
+	newCell = func(string) replyCell {
 		mu.Lock()
 		defer mu.Unlock()
 		c := &recCell{}

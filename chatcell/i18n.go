@@ -4,9 +4,9 @@ package chatcell
 
 import (
 	"fmt"
-	"os"
 	"slices"
-	"strings"
+
+	"github.com/gonbchat/gonbchat/internal/lang"
 )
 
 // What gonbchat itself shows (usage lines, notices, errors) follows the lesson's language:
@@ -326,18 +326,7 @@ func tr(lang string, id msgID, args ...any) string {
 
 // language normalises a language tag: zh-TW (also zh-Hant, zh-HK), zh-CN (also zh, zh-Hans,
 // zh-SG), en (also en-*).
-func language(tag string) (string, bool) {
-	t := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(tag), "_", "-"))
-	switch {
-	case t == "zh-tw" || t == "zh-hant" || strings.HasPrefix(t, "zh-hant-") || t == "zh-hk" || t == "zh-mo":
-		return "zh-TW", true
-	case t == "zh" || t == "zh-cn" || t == "zh-hans" || strings.HasPrefix(t, "zh-hans-") || t == "zh-sg":
-		return "zh-CN", true
-	case t == "en" || strings.HasPrefix(t, "en-"):
-		return "en", true
-	}
-	return "", false
-}
+func language(tag string) (string, bool) { return lang.Parse(tag) }
 
 func languages() []string {
 	var l []string
@@ -349,9 +338,4 @@ func languages() []string {
 }
 
 // envLanguage is the language of $GONBCHAT_LANG, or English.
-func envLanguage() string {
-	if l, ok := language(os.Getenv(EnvLanguage)); ok {
-		return l
-	}
-	return "en"
-}
+func envLanguage() string { return lang.FromEnv() }

@@ -182,8 +182,8 @@ func observe(t *testing.T, place string, opts []any, tc optionCase) string {
 	var first, last time.Time
 	var mu sync.Mutex
 	old := newCell
-	newCell = func() replyCell {
-		return countingCell{old(), func() {
+	newCell = func(lang string) replyCell {
+		return countingCell{old(lang), func() {
 			mu.Lock()
 			if first.IsZero() {
 				first = time.Now()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gonbchat/gonbchat/internal/gonbio"
+	"github.com/gonbchat/gonbchat/internal/lang"
 )
 
 // Cell is one streamed reply. Create it with NewCell, feed it with Write, end it with Close.
@@ -18,6 +19,7 @@ type Cell struct {
 	w        writer
 	cutShort bool
 	closed   bool
+	lang     string // the language of its own words
 }
 
 // writer is one way of showing a reply: the notebook's replace and append modes
@@ -33,12 +35,18 @@ type writer interface {
 	status(line string)
 }
 
-// NewCell starts a reply. In a notebook it shows the thinking indicator at once.
-func NewCell() *Cell {
+// NewCell starts a reply. In a notebook it shows the thinking indicator at once. Its own words
+// (the indicator, the cut-short notice) are in the language of $GONBCHAT_LANG, else English.
+func NewCell() *Cell { return NewCellIn("") }
+
+// NewCellIn is NewCell with its own words in language ("zh-TW", "zh-CN" or "en"; "" or a tag it
+// does not know: $GONBCHAT_LANG, else English). A chat passes its own language.
+func NewCellIn(language string) *Cell {
+	l := lang.Or(language)
 	if out := gonbio.Current(); out.Notebook() {
-		return newCell(config{sink: gonbSink{out}})
+		return newCell(config{sink: gonbSink{out}, lang: l})
 	}
-	return newCell(config{out: os.Stdout})
+	return newCell(config{out: os.Stdout, lang: l})
 }
 
 // config is how a Cell is made. NewCell uses the defaults; tests and benchmarks set the rest.
@@ -48,6 +56,7 @@ type config struct {
 	term  Terminal  // the terminal renderer (default: the registered one)
 	clock clock     // default: the real clock
 	mode  mode      // default: auto
+	lang  string    // the language of the cell's own words (default: English)
 
 	// The throttle (zero: the defaults).
 	interval time.Duration // minimum time between two updates
@@ -56,7 +65,7 @@ type config struct {
 }
 
 func newCell(cfg config) *Cell {
-	c := &Cell{}
+	c := &Cell{lang: cfg.lang}
 	if cfg.sink == nil {
 		c.w = newTextWriter(cfg.out, cfg.term)
 		return c

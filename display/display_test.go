@@ -587,3 +587,51 @@ func rendererCommits(src string) bool {
 	committed, _ := inc.Blocks()
 	return len(committed) > 0
 }
+
+// A cell's own words (the thinking indicator, the cut-short notice) follow its language, as the
+// usage line under a reply does: a Chinese lesson shows no English there.
+func TestCellWordsFollowTheLanguage(t *testing.T) {
+	for _, tc := range []struct{ lang, thinking, cut string }{
+		{"", "thinking…", "⚠ reply cut short"},
+		{"en", "thinking…", "⚠ reply cut short"},
+		{"zh-TW", "思考中…", "⚠ 回覆被截斷"},
+		{"zh-CN", "思考中…", "⚠ 回复被截断"},
+	} {
+		for _, mode := range []mode{modeReplace, modeAppend} {
+			rec := &recorder{clock: newSimClock()}
+			c := newCell(config{sink: rec, clock: rec.clock, mode: mode, lang: tc.lang})
+			c.Write("部分")
+			c.CutShort()
+			c.Close(nil)
+			msgs := rec.messages()
+			if first := htmlOf(t, msgs[0]); !strings.Contains(first, tc.thinking) {
+				t.Errorf("%q %v: first message %q, want %q", tc.lang, mode, first, tc.thinking)
+			}
+			id := nbOf(c).id
+			var final string
+			for _, m := range msgs {
+				if m.d.DisplayID == id {
+					final = htmlOf(t, m)
+				}
+			}
+			if !strings.Contains(final, tc.cut) {
+				t.Errorf("%q %v: final %q, want %q", tc.lang, mode, final, tc.cut)
+			}
+			if tc.lang != "" && tc.lang != "en" && strings.Contains(final+htmlOf(t, msgs[0]), "reply cut short") {
+				t.Errorf("%q %v: English words in %q", tc.lang, mode, final)
+			}
+		}
+	}
+}
+
+// NewCellIn takes the chat's language; "" or an unknown tag falls back to $GONBCHAT_LANG.
+func TestNewCellInLanguage(t *testing.T) {
+	t.Setenv("GONBCHAT_LANG", "zh-CN")
+	for lang, want := range map[string]string{"zh-TW": "回覆被截斷", "": "回复被截断", "xx": "回复被截断", "en": "reply cut short"} {
+		c := NewCellIn(lang) // outside a notebook: text mode, nothing sent
+		if got := wordsIn(c.lang).interrupted; !strings.Contains(got, want) {
+			t.Errorf("NewCellIn(%q) words %q, want %q", lang, got, want)
+		}
+		c.Close(nil)
+	}
+}

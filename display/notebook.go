@@ -62,7 +62,7 @@ func (n *notebook) status(line string) {
 	if n.started || n.inc.Source() != "" {
 		return
 	}
-	h := thinkingHTML
+	h := n.words.thinking
 	if line != "" {
 		h = `<div class="gonbchat-status" style="color:#a60;font-style:italic">` + html.EscapeString(line) + `</div>`
 	}
@@ -148,6 +148,7 @@ type notebook struct {
 	clock clock
 	inc   *markdown.Incremental
 	show  func(now time.Time)
+	words words // the indicator and the cut-short notice, in the cell's language
 
 	minInterval, maxLag, safety time.Duration
 
@@ -167,13 +168,13 @@ func newNotebook(mu *sync.Mutex, cfg config) *notebook {
 	n := &notebook{
 		mu: mu, key: newKey(), sink: cfg.sink, clock: cfg.clock, inc: renderer().NewIncremental(),
 		minInterval: orDefault(cfg.interval, defaultInterval), maxLag: orDefault(cfg.maxLag, defaultMaxLag),
-		safety: orDefault(cfg.safety, defaultSafety),
+		safety: orDefault(cfg.safety, defaultSafety), words: wordsIn(cfg.lang),
 	}
 	n.id, n.jsID = "gonbchat-"+n.key, "gc"+n.key
 	n.maxLag = max(n.maxLag, n.minInterval)
 	n.interval = n.minInterval
 	n.stats.mode = cfg.mode
-	n.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: thinkingHTML}, nil)
+	n.sendMain(map[protocol.MIMEType]any{protocol.MIMETextHTML: n.words.thinking}, nil)
 	return n
 }
 
@@ -196,9 +197,29 @@ func newKey() string {
 	return (strings.Repeat("0", 13) + k)[len(k)+3:] // the last 10 digits
 }
 
-const (
-	thinkingHTML    = `<div class="gonbchat-thinking" style="color:#888;font-style:italic">thinking…</div>`
-	interruptedHTML = `<div class="gonbchat-interrupted" style="color:#a60">⚠ reply cut short</div>`
+// words are what a cell shows of its own: the thinking indicator and the cut-short notice.
+type words struct{ thinking, interrupted string }
+
+// wordsIn is the cell's words in lang (zh-TW, zh-CN; anything else: English), as chatcell's
+// usage line under the reply.
+func wordsIn(lang string) words {
+	thinking, cut := "thinking…", "reply cut short"
+	switch lang {
+	case "zh-TW":
+		thinking, cut = "思考中…", "回覆被截斷"
+	case "zh-CN":
+		thinking, cut = "思考中…", "回复被截断"
+	}
+	return words{
+		thinking:    `<div class="gonbchat-thinking" style="color:#888;font-style:italic">` + thinking + `</div>`,
+		interrupted: `<div class="gonbchat-interrupted" style="color:#a60">⚠ ` + cut + `</div>`,
+	}
+}
+
+// thinkingHTML and interruptedHTML are the English words (the default).
+var (
+	thinkingHTML    = wordsIn("en").thinking
+	interruptedHTML = wordsIn("en").interrupted
 )
 
 // write takes a delta: the first one, and one after a quiet interval, are shown at once; others
@@ -290,7 +311,7 @@ func (n *notebook) close(cutShort bool, meta map[string]any) {
 	htm := render(src)
 	n.stats.renderTime += cpuNow() - t0
 	if cutShort {
-		htm += interruptedHTML
+		htm += n.words.interrupted
 	}
 	g := metadata(meta)
 	g["interrupted"] = cutShort

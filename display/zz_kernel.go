@@ -29,10 +29,18 @@ type Terminal interface {
 	NewStream(w io.Writer) TermStream
 }
 
-// NewCell starts a reply. In a notebook it shows the thinking indicator at once.
+// NewCell starts a reply. In a notebook it shows the thinking indicator at once. Its own words
+// (the indicator, the cut-short notice) are in the language of $GONBCHAT_LANG, else English.
 func NewCell() *Cell {
 	args, aerr := kernel.Args("display.NewCell")
 	return &Cell{kernel.NewShow("display.NewCell", args, aerr)}
+}
+
+// NewCellIn is NewCell with its own words in language ("zh-TW", "zh-CN" or "en"; "" or a tag it
+// does not know: $GONBCHAT_LANG, else English). A chat passes its own language.
+func NewCellIn(language string) *Cell {
+	args, aerr := kernel.Args("display.NewCellIn", language)
+	return &Cell{kernel.NewShow("display.NewCellIn", args, aerr)}
 }
 
 // Markdown shows a Markdown block (rendered safely) in the notebook, or prints it outside one.

@@ -4,6 +4,7 @@ package kernel
 
 import (
 	"github.com/gonbchat/gonbchat/internal/fsutil"
+	"github.com/gonbchat/gonbchat/internal/lang"
 
 	"crypto/sha256"
 	"encoding/hex"
@@ -125,6 +126,18 @@ func cacheRoot(kernelDir string) string {
 	return filepath.Join(kernelDir, "bin")
 }
 
+// buildNotice is the line a cell shows while it builds the helper, in the lesson's language
+// ($GONBCHAT_LANG, as the rest of what gonbchat shows).
+func buildNotice(language string) string {
+	switch language {
+	case "zh-TW":
+		return "gonbchat：正在建置核心輔助程式（這個版本的 gonbchat 只需要一次）…"
+	case "zh-CN":
+		return "gonbchat：正在构建内核辅助程序（这个版本的 gonbchat 只需要一次）…"
+	}
+	return "gonbchat: building the kernel helper, once for this version of gonbchat…"
+}
+
 // helperBinary returns the helper for key, building it once (under a lock shared by every kernel)
 // when it is not in the cache yet.
 func helperBinary(key string, src source, kernelDir string) (string, error) {
@@ -150,7 +163,7 @@ func helperBinary(key string, src source, kernelDir string) (string, error) {
 		return bin, nil
 	}
 	logPath := LogPath(kernelDir)
-	os.Stderr.WriteString("gonbchat: building the kernel helper, once for this version of gonbchat…\n")
+	os.Stderr.WriteString(buildNotice(lang.FromEnv()) + "\n")
 	tmp := filepath.Join(dir, "gonbchatd.tmp"+strconv.Itoa(os.Getpid()))
 	var argv []string
 	wd := src.dir

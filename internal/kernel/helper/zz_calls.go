@@ -1164,6 +1164,13 @@ func init() {
 	calls["display.NewCell"] = func(x *call) ([]any, error) {
 		return []any{x.handle(display.NewCell())}, nil
 	}
+	calls["display.NewCellIn"] = func(x *call) ([]any, error) {
+		var a0 string
+		if err := x.arg(0, &a0); err != nil {
+			return nil, err
+		}
+		return []any{x.handle(display.NewCellIn(a0))}, nil
+	}
 	calls["display.Markdown"] = func(x *call) ([]any, error) {
 		var a0 string
 		if err := x.arg(0, &a0); err != nil {
