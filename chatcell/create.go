@@ -5,10 +5,15 @@ package chatcell
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync"
+	"time"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/llm"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
 )
@@ -100,10 +105,29 @@ func ShowEvents(msg string, opts ...CreateOption) error {
 	if cfg.store != nil {
 		params.Store = param.NewOpt(*cfg.store)
 	}
-	s := service(cn).NewStreaming(context.Background(), params, paramOpts(cfg.params)...)
+	// The same guards as a chat's reply: an answer that is not an event stream is named as such,
+	// and the waits are bounded (the start timeout until the first event, then the stall timeout).
+	ictx, stop := gonbio.InterruptContext(context.Background())
+	defer stop()
+	ctx, cancel := context.WithCancelCause(ictx)
+	defer cancel(nil)
+	w := &watchdog{cancel: cancel, sentinel: ErrNoResponse, phase: msgNoHeaders, limit: cfg.startTimeout}
+	w.arm()
+	defer w.stop()
+	tp := &tap{}
+	connected := func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		res, err := next(req)
+		if err == nil {
+			w.set(ErrNoResponse, msgNoFirstEvent, cfg.startTimeout)
+		}
+		return res, err
+	}
+	ropts := append(paramOpts(cfg.params), option.WithMiddleware(tp.middleware, connected))
+	s := service(cn).NewStreaming(ctx, params, ropts...)
 	defer s.Close()
 	var failed error
 	for s.Next() {
+		w.set(ErrStalled, msgStalledMid, cfg.stallTimeout)
 		ev := s.Current()
 		fmt.Println(secret.Redact(eventLine(ev)))
 		if ev.Type == "error" || ev.Type == "response.failed" {
@@ -111,14 +135,64 @@ func ShowEvents(msg string, opts ...CreateOption) error {
 		}
 	}
 	err := s.Err()
+	interrupted := false
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+		if ictx.Err() != nil {
+			err, interrupted = ErrInterrupted, true
+		}
+	}
 	if err == nil {
 		err = failed
 	}
 	if err == nil {
 		return nil
 	}
+	err = tp.explain(err)
 	showErr(cfg, err)
+	if interrupted {
+		reraise()
+	}
 	return wrap(cfg.lang, err)
+}
+
+// watchdog cancels a request whose server stays silent for longer than its current limit.
+type watchdog struct {
+	mu       sync.Mutex
+	cancel   context.CancelCauseFunc
+	sentinel error
+	phase    msgID
+	limit    time.Duration
+	timer    *time.Timer
+}
+
+// set changes what the silence means and how long it may last, and starts counting again.
+func (w *watchdog) set(sentinel error, phase msgID, limit time.Duration) {
+	w.mu.Lock()
+	w.sentinel, w.phase, w.limit = sentinel, phase, limit
+	w.mu.Unlock()
+	w.arm()
+}
+
+func (w *watchdog) arm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.limit <= 0 {
+		return
+	}
+	s, p, d := w.sentinel, w.phase, w.limit
+	w.timer = time.AfterFunc(d, func() { w.cancel(&timeoutError{s, p, d}) })
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // eventLine is what ShowEvents prints of one event.

@@ -86,6 +86,7 @@ const (
 	msgEmptyStream
 	msgWhatHTML
 	msgWhatJSONDoc
+	msgWhatText
 	msgHintBaseURL
 	msgCauseStalled
 	msgPopped
@@ -161,6 +162,7 @@ var catalog = map[string][msgCount]string{
 		msgEmptyStream:         "the server ended its answer before the reply started (an empty stream)",
 		msgWhatHTML:            "an HTML page",
 		msgWhatJSONDoc:         "a JSON document instead of an event stream: does the server support stream=true?",
+		msgWhatText:            "text instead of an event stream",
 		msgHintBaseURL:         "check the base URL, or whether a network login page is in the way",
 		msgCauseStalled:        "the server went silent for %s; WithStallTimeout changes the wait",
 		msgPopped:              "removed:",
@@ -234,6 +236,7 @@ var catalog = map[string][msgCount]string{
 		msgEmptyStream:         "伺服器在回覆開始前就結束了（空的串流）",
 		msgWhatHTML:            "一個 HTML 網頁",
 		msgWhatJSONDoc:         "一份 JSON 文件而不是事件串流：伺服器支援 stream=true 嗎？",
+		msgWhatText:            "一段文字而不是事件串流",
 		msgHintBaseURL:         "請檢查 base URL，或是否有網路登入頁面擋住",
 		msgCauseStalled:        "伺服器 %s 沒有送出任何內容；WithStallTimeout 可調整等待時間",
 		msgPopped:              "已移除：",
@@ -306,6 +309,7 @@ var catalog = map[string][msgCount]string{
 		msgEmptyStream:         "服务器在回复开始前就结束了（空的流）",
 		msgWhatHTML:            "一个 HTML 网页",
 		msgWhatJSONDoc:         "一份 JSON 文档而不是事件流：服务器支持 stream=true 吗？",
+		msgWhatText:            "一段文字而不是事件流",
 		msgHintBaseURL:         "请检查 base URL，或是否有网络登录页面挡住",
 		msgCauseStalled:        "服务器 %s 没有发送任何内容；WithStallTimeout 可调整等待时间",
 		msgPopped:              "已移除：",
