@@ -445,6 +445,16 @@ func TestInteractiveOverride(t *testing.T) {
 	if ok, why := interactive("zh-TW"); ok || !strings.Contains(why, "GONBCHAT_INTERACTIVE=1") {
 		t.Errorf("unknown launcher: %v %q", ok, why)
 	}
+	// The line a jupyter_client script's cell shows: the way out is inside the reason, and the
+	// sentence ends with what happened (it read "…set GONBCHAT_INTERACTIVE=1 if a person can, so
+	// the loop ends here.").
+	for _, lang := range []string{"en", "zh-TW", "zh-CN"} {
+		_, why := interactive(lang)
+		line := tr(lang, msgLoopNoInput, why)
+		if !strings.HasSuffix(why, ")") && !strings.HasSuffix(why, "）") {
+			t.Errorf("%s: %q", lang, line)
+		}
+	}
 }
 
 // The timeouts measure silence: a server that answers nothing within the start timeout ends the
