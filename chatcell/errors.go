@@ -14,7 +14,9 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -266,7 +268,24 @@ func describe(lang string, err error) string {
 	case errors.As(err, &dnsErr):
 		return tr(lang, msgUnknownHost, dnsErr.Name)
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostname):
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return tr(lang, msgTLS, ue.Err.Error()) // without `Post "https://…":`
+		}
 		return tr(lang, msgTLS, err.Error())
+	case errors.As(err, &opErr) && opErr.Op == "proxyconnect":
+		return tr(lang, msgProxyUnreachable, proxyOf(err), cause(lang, opErr.Err))
+	case proxyRefused(err):
+		var ue *url.Error
+		errors.As(err, &ue)
+		return tr(lang, msgProxyRefused, proxyOf(err), hostOf(ue.URL), excerpt(ue.Err.Error(), 80))
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		var ue *url.Error
+		host := ""
+		if errors.As(err, &ue) {
+			host = hostOf(ue.URL)
+		}
+		return tr(lang, msgPlainHTTP, host)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return tr(lang, msgCannotReach, opErr.Addr.String(), cause(lang, opErr.Err))
 	case errors.As(err, &opErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
@@ -278,6 +297,50 @@ func describe(lang string, err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// proxyOf names the proxy that the default transport uses for the request that failed with
+// err ("" when there is none).
+func proxyOf(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return ""
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ""
+	}
+	p, perr := http.ProxyFromEnvironment(&http.Request{URL: u})
+	if perr != nil || p == nil {
+		return ""
+	}
+	return p.Host
+}
+
+// proxyRefused reports an answer other than 200 to the transport's CONNECT: Go gives it as a
+// bare error holding the proxy's status text ("Forbidden", "Proxy Authentication Required").
+func proxyRefused(err error) bool {
+	var ue *url.Error
+	if !errors.As(err, &ue) || proxyOf(err) == "" || !strings.HasPrefix(ue.URL, "https://") {
+		return false
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(ue.Err, &opErr), errors.As(ue.Err, &dnsErr), errors.Is(ue.Err, io.EOF),
+		errors.Is(ue.Err, io.ErrUnexpectedEOF), errors.Is(ue.Err, context.Canceled),
+		errors.Is(ue.Err, context.DeadlineExceeded), errors.Is(ue.Err, syscall.ECONNRESET):
+		return false
+	}
+	return reflect.TypeOf(ue.Err) == reflect.TypeOf(errors.New(""))
+}
+
+// hostOf gives the host:port of a URL, or the URL itself.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
 }
 
 // cause says in a few words why a reply broke.

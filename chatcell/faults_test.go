@@ -416,3 +416,17 @@ func TestShowEventsFaults(t *testing.T) {
 		})
 	}
 }
+
+// A base URL with https:// for a server that speaks plain HTTP (a local vLLM or Ollama) says
+// so, instead of Go's `Post "https://…": http: server gave HTTP response to HTTPS client`.
+func TestPlainHTTPServerLine(t *testing.T) {
+	srv := newBadServer(t)
+	host := srv.Listener.Addr().String()
+	h := chatcell.NewHistList(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"),
+		chatcell.WithBaseURL("https://"+host+"/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"))
+	_, err := h.Reply(context.Background(), "hi")
+	want := "cannot talk to " + host + " over HTTPS: it answers in plain HTTP (use http:// in the base URL)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}

@@ -57,6 +57,9 @@ const (
 	msgTLS
 	msgCannotReach
 	msgConnLost
+	msgProxyUnreachable
+	msgProxyRefused
+	msgPlainHTTP
 	msgNoSuchFile
 	msgCauseReset
 	msgCauseRefused
@@ -133,6 +136,9 @@ var catalog = map[string][msgCount]string{
 		msgTLS:                 "cannot reach the server securely: %s",
 		msgCannotReach:         "cannot reach %s: %s",
 		msgConnLost:            "the connection was lost before the reply started (%s)",
+		msgProxyUnreachable:    "cannot reach the proxy %s (set by HTTPS_PROXY or HTTP_PROXY): %s",
+		msgProxyRefused:        "the proxy %s refused to connect to %s: «%s» (check HTTPS_PROXY, or whether the proxy lets this host through)",
+		msgPlainHTTP:           "cannot talk to %s over HTTPS: it answers in plain HTTP (use http:// in the base URL)",
 		msgNoSuchFile:          "%s: no such file",
 		msgCauseReset:          "the connection was reset",
 		msgCauseRefused:        "connection refused: is the server running?",
@@ -207,6 +213,9 @@ var catalog = map[string][msgCount]string{
 		msgTLS:                 "無法安全地連到伺服器：%s",
 		msgCannotReach:         "無法連到 %s：%s",
 		msgConnLost:            "回覆開始前連線就中斷了（%s）",
+		msgProxyUnreachable:    "無法連到代理伺服器 %s（由 HTTPS_PROXY 或 HTTP_PROXY 設定）：%s",
+		msgProxyRefused:        "代理伺服器 %s 拒絕連到 %s：«%s»（請檢查 HTTPS_PROXY，或代理是否允許這個主機）",
+		msgPlainHTTP:           "無法用 HTTPS 與 %s 通訊：它用的是一般 HTTP（base URL 請用 http://）",
 		msgNoSuchFile:          "%s：沒有這個檔案",
 		msgCauseReset:          "連線被重設",
 		msgCauseRefused:        "連線被拒：伺服器有在執行嗎？",
@@ -280,6 +289,9 @@ var catalog = map[string][msgCount]string{
 		msgTLS:                 "无法安全地连接到服务器：%s",
 		msgCannotReach:         "无法连接到 %s：%s",
 		msgConnLost:            "回复开始前连接就中断了（%s）",
+		msgProxyUnreachable:    "无法连接到代理服务器 %s（由 HTTPS_PROXY 或 HTTP_PROXY 设置）：%s",
+		msgProxyRefused:        "代理服务器 %s 拒绝连接到 %s：«%s»（请检查 HTTPS_PROXY，或代理是否允许这个主机）",
+		msgPlainHTTP:           "无法用 HTTPS 与 %s 通信：它用的是普通 HTTP（base URL 请用 http://）",
 		msgNoSuchFile:          "%s：没有这个文件",
 		msgCauseReset:          "连接被重置",
 		msgCauseRefused:        "连接被拒绝：服务器在运行吗？",
