@@ -430,3 +430,22 @@ func TestPlainHTTPServerLine(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// A refused key gets the same line from the one-shot calls as from a chat: which key to check.
+func TestOneShotsSayWhichKeyToCheck(t *testing.T) {
+	srv := newBadServer(t)
+	refused := apiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-proj-********abcd.")
+	opts := []chatcell.CreateOption{chatcell.WithBaseURL(srv.URL + "/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"),
+		chatcell.WithQuiet(), chatcell.WithLanguage("en")}
+	calls := map[string]func() error{
+		"CreateContext": func() error { _, err := chatcell.CreateContext(context.Background(), "hi", opts...); return err },
+		"ShowEvents":    func() error { return chatcell.ShowEvents("hi", opts...) },
+	}
+	for name, call := range calls {
+		srv.script(refused)
+		err := call()
+		if err == nil || !strings.Contains(err.Error(), "Incorrect API key") || !strings.HasSuffix(err.Error(), "(check the key given with WithAPIKey)") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
