@@ -295,6 +295,10 @@ func retryAfter(lang string, err error, attempt int) (time.Duration, string, boo
 	if errors.As(err, &dnsErr) && !dnsErr.IsTemporary {
 		return 0, "", false
 	}
+	if errors.Is(err, errEmptyStream) {
+		// The server answered 200 and ended at once: the connection was not lost.
+		return min(backoff, 8*time.Second), tr(lang, msgWhyEmpty), true
+	}
 	if errors.As(err, &opErr) || errors.Is(err, ErrDropped) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return min(backoff, 8*time.Second), tr(lang, msgWhyConnLost), true
 	}

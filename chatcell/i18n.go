@@ -43,6 +43,7 @@ const (
 	msgWhyRateLimited
 	msgWhyServerError
 	msgWhyConnLost
+	msgWhyEmpty
 	msgInterrupted
 	msgCutOff
 	msgNoHeaders
@@ -122,6 +123,7 @@ var catalog = map[string][msgCount]string{
 		msgWhyRateLimited:      "rate limited",
 		msgWhyServerError:      "server error %d",
 		msgWhyConnLost:         "connection lost",
+		msgWhyEmpty:            "the server sent an empty answer",
 		msgInterrupted:         "interrupted: the reply was cut short",
 		msgCutOff:              "the reply was cut off after %d characters (%s)",
 		msgNoHeaders:           "no response: the server did not answer within %s (is it down or overloaded? WithStartTimeout changes the wait)",
@@ -199,6 +201,7 @@ var catalog = map[string][msgCount]string{
 		msgWhyRateLimited:      "請求太頻繁（rate limit）",
 		msgWhyServerError:      "伺服器錯誤 %d",
 		msgWhyConnLost:         "連線中斷",
+		msgWhyEmpty:            "伺服器送來空的回覆",
 		msgInterrupted:         "已中斷：回覆被截斷",
 		msgCutOff:              "回覆在 %d 個字元後被切斷（%s）",
 		msgNoHeaders:           "沒有回應：伺服器在 %s 內沒有回答（是否停機或過載？WithStartTimeout 可調整等待時間）",
@@ -275,6 +278,7 @@ var catalog = map[string][msgCount]string{
 		msgWhyRateLimited:      "请求太频繁（rate limit）",
 		msgWhyServerError:      "服务器错误 %d",
 		msgWhyConnLost:         "连接中断",
+		msgWhyEmpty:            "服务器发来空的回复",
 		msgInterrupted:         "已中断：回复被截断",
 		msgCutOff:              "回复在 %d 个字符后被切断（%s）",
 		msgNoHeaders:           "没有响应：服务器在 %s 内没有回答（是否宕机或过载？WithStartTimeout 可调整等待时间）",
