@@ -310,7 +310,7 @@ func proxyOf(err error) string {
 	if perr != nil {
 		return ""
 	}
-	p, perr := http.ProxyFromEnvironment(&http.Request{URL: u})
+	p, perr := proxyNow(&http.Request{URL: u})
 	if perr != nil || p == nil {
 		return ""
 	}

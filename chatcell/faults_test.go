@@ -449,3 +449,49 @@ func TestOneShotsSayWhichKeyToCheck(t *testing.T) {
 		}
 	}
 }
+
+// A proxy set after the process made its first request counts for the next one: in kernel mode
+// one helper process serves every cell of a kernel, and `%env HTTP_PROXY=…` in a later cell must
+// work as it does when each cell is a new process.
+func TestProxySetLaterCounts(t *testing.T) {
+	for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"} {
+		t.Setenv(k, "")
+	}
+	proxy := newBadServer(t) // serves the request it is given, as a proxy that reaches the host would
+	ask := func() error {
+		h := chatcell.NewHistList(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"),
+			chatcell.WithBaseURL("http://llm.lab.invalid/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"))
+		_, err := h.Reply(context.Background(), "hi")
+		return err
+	}
+	if err := ask(); err == nil || !strings.Contains(err.Error(), "llm.lab.invalid") {
+		t.Fatalf("without a proxy: %v", err)
+	}
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	if err := ask(); err != nil || proxy.count() != 1 {
+		t.Errorf("with the proxy set later: %v, %d requests through the proxy", err, proxy.count())
+	}
+}
+
+// The lesson's cells pass chat.LastID() on; when the chat has no response yet (its loop ended at
+// once, without input boxes) the call says so before any request, instead of the SDK's
+// "missing required response_id parameter".
+func TestEmptyResponseID(t *testing.T) {
+	srv := newBadServer(t)
+	opts := []chatcell.CreateOption{chatcell.WithBaseURL(srv.URL + "/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"),
+		chatcell.WithQuiet(), chatcell.WithLanguage("en")}
+	calls := map[string]func() error{
+		"Retrieve":   func() error { _, err := chatcell.RetrieveContext(context.Background(), "", opts...); return err },
+		"InputItems": func() error { _, err := chatcell.InputItemsContext(context.Background(), " ", opts...); return err },
+		"Delete":     func() error { return chatcell.DeleteContext(context.Background(), "", opts...) },
+	}
+	for name, call := range calls {
+		err := call()
+		if err == nil || !strings.HasPrefix(err.Error(), name+": the response id is empty") {
+			t.Errorf("%s(\"\"): %v", name, err)
+		}
+	}
+	if srv.count() != 0 {
+		t.Errorf("%d requests for an empty id", srv.count())
+	}
+}

@@ -61,6 +61,7 @@ const (
 	msgProxyUnreachable
 	msgProxyRefused
 	msgPlainHTTP
+	msgEmptyID
 	msgNoSuchFile
 	msgCauseReset
 	msgCauseRefused
@@ -141,6 +142,7 @@ var catalog = map[string][msgCount]string{
 		msgProxyUnreachable:    "cannot reach the proxy %s (set by HTTPS_PROXY or HTTP_PROXY): %s",
 		msgProxyRefused:        "the proxy %s refused to connect to %s: «%s» (check HTTPS_PROXY, or whether the proxy lets this host through)",
 		msgPlainHTTP:           "cannot talk to %s over HTTPS: it answers in plain HTTP (use http:// in the base URL)",
+		msgEmptyID:             "%s: the response id is empty (a chat that has no response yet has no LastID: ask it something first)",
 		msgNoSuchFile:          "%s: no such file",
 		msgCauseReset:          "the connection was reset",
 		msgCauseRefused:        "connection refused: is the server running?",
@@ -219,6 +221,7 @@ var catalog = map[string][msgCount]string{
 		msgProxyUnreachable:    "無法連到代理伺服器 %s（由 HTTPS_PROXY 或 HTTP_PROXY 設定）：%s",
 		msgProxyRefused:        "代理伺服器 %s 拒絕連到 %s：«%s»（請檢查 HTTPS_PROXY，或代理是否允許這個主機）",
 		msgPlainHTTP:           "無法用 HTTPS 與 %s 通訊：它用的是一般 HTTP（base URL 請用 http://）",
+		msgEmptyID:             "%s：回應 id 是空的（還沒有回應的對話沒有 LastID：請先問它一個問題）",
 		msgNoSuchFile:          "%s：沒有這個檔案",
 		msgCauseReset:          "連線被重設",
 		msgCauseRefused:        "連線被拒：伺服器有在執行嗎？",
@@ -296,6 +299,7 @@ var catalog = map[string][msgCount]string{
 		msgProxyUnreachable:    "无法连接到代理服务器 %s（由 HTTPS_PROXY 或 HTTP_PROXY 设置）：%s",
 		msgProxyRefused:        "代理服务器 %s 拒绝连接到 %s：«%s»（请检查 HTTPS_PROXY，或代理是否允许这个主机）",
 		msgPlainHTTP:           "无法用 HTTPS 与 %s 通信：它用的是普通 HTTP（base URL 请用 http://）",
+		msgEmptyID:             "%s：响应 id 是空的（还没有响应的对话没有 LastID：请先问它一个问题）",
 		msgNoSuchFile:          "%s：没有这个文件",
 		msgCauseReset:          "连接被重置",
 		msgCauseRefused:        "连接被拒绝：服务器在运行吗？",
