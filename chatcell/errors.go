@@ -72,6 +72,7 @@ func wrap(lang string, err error, hints ...string) error {
 	if errors.As(err, &e) && len(hints) == 0 {
 		return err
 	}
+	hideKeys(err)
 	line := describe(lang, err)
 	for _, h := range hints {
 		if h != "" {
@@ -81,6 +82,41 @@ func wrap(lang string, err error, hints ...string) error {
 	return &Error{Err: err, line: secret.Redact(line)}
 }
 
+// hideKeys takes configured keys out of the SDK error that a caller reaches with errors.As: the
+// server's message and fields (a server may echo the key back), its raw JSON and body, and the
+// key header of the request it keeps. The status, code and everything else stay.
+func hideKeys(err error) {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return
+	}
+	status, req, res := apiErr.StatusCode, apiErr.Request, apiErr.Response
+	if raw := apiErr.RawJSON(); secret.Contains(raw) {
+		_ = apiErr.UnmarshalJSON([]byte(secret.Redact(raw)))
+		apiErr.StatusCode, apiErr.Request, apiErr.Response = status, req, res
+	}
+	apiErr.Message, apiErr.Code = secret.Redact(apiErr.Message), secret.Redact(apiErr.Code)
+	apiErr.Param, apiErr.Type = secret.Redact(apiErr.Param), secret.Redact(apiErr.Type)
+	if req != nil {
+		var clone *http.Request
+		for _, h := range []string{"Authorization", "Api-Key", "X-Api-Key", "X-Goog-Api-Key"} {
+			if v := req.Header.Get(h); v != "" && v != secret.Mask {
+				if clone == nil {
+					clone = req.Clone(req.Context())
+				}
+				clone.Header.Set(h, secret.Mask)
+			}
+		}
+		if clone != nil {
+			apiErr.Request = clone
+		}
+	}
+	if res != nil && res.Body != nil {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		res.Body = io.NopCloser(strings.NewReader(secret.Redact(string(body))))
+	}
+}
+
 // Describe turns an error into one readable line for a notebook cell: the server's own message
 // for API errors (the SDK's Error() only says "400 Bad Request"), plain words for interrupts,
 // timeouts and network failures. It never includes an API key.
@@ -88,6 +124,7 @@ func Describe(err error) string {
 	if err == nil {
 		return ""
 	}
+	hideKeys(err)
 	return secret.Redact(describe(envLanguage(), err))
 }
 
@@ -151,7 +188,7 @@ func parseStreamError(data []byte) *StreamError {
 		} `json:"response"`
 	}
 	e := &StreamError{Raw: secret.Redact(string(data))}
-	defer func() { e.Message = secret.Redact(e.Message) }()
+	defer func() { e.Message, e.Code = secret.Redact(e.Message), secret.Redact(e.Code) }()
 	if json.Unmarshal(data, &body) != nil {
 		e.Message = strings.TrimSpace(string(data))
 		return e
