@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -445,6 +446,16 @@ func TestInteractiveOverride(t *testing.T) {
 	if ok, why := interactive("zh-TW"); ok || !strings.Contains(why, "GONBCHAT_INTERACTIVE=1") {
 		t.Errorf("unknown launcher: %v %q", ok, why)
 	}
+	// The line a jupyter_client script's cell shows: the way out is inside the reason, and the
+	// sentence ends with what happened (it read "…set GONBCHAT_INTERACTIVE=1 if a person can, so
+	// the loop ends here.").
+	for _, lang := range []string{"en", "zh-TW", "zh-CN"} {
+		_, why := interactive(lang)
+		line := tr(lang, msgLoopNoInput, why)
+		if !strings.HasSuffix(why, ")") && !strings.HasSuffix(why, "）") {
+			t.Errorf("%s: %q", lang, line)
+		}
+	}
 }
 
 // The timeouts measure silence: a server that answers nothing within the start timeout ends the
@@ -607,5 +618,22 @@ func TestOfflineModelSpeaksTheChatsChinese(t *testing.T) {
 	}
 	if !strings.Contains(b, "鏡像模型") || strings.Contains(b, "镜像模型") {
 		t.Errorf("zh-TW chat got:\n%s", b)
+	}
+}
+
+// The note shown while a turn waits to try again says what happened: a server that answered 200
+// and ended at once did not lose the connection.
+func TestRetryNoteSaysWhy(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{errEmptyStream, "the server sent an empty answer"},
+		{syscall.ECONNRESET, "connection lost"},
+	} {
+		_, why, ok := retryAfter("en", c.err, 0)
+		if !ok || why != c.want {
+			t.Errorf("retryAfter(%v) = %q, %v; want %q", c.err, why, ok, c.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/gonbchat/gonbchat/replay"
 	"github.com/joho/godotenv"
 	"github.com/openai/openai-go/v3/option"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Source says where replies come from: a live server or the offline mirror model.
@@ -174,9 +176,9 @@ func resolveConn(cfg *config) *conn {
 			c.opts = append(c.opts, option.WithProject(proj))
 		}
 	}
-	var rt http.RoundTripper = http.DefaultTransport
+	rt := liveTransport
 	if key == poolKey {
-		rt = cfg.pool.Transport(nil)
+		rt = cfg.pool.Transport(liveTransport)
 	}
 	if dir := os.Getenv(EnvRecord); dir != "" {
 		if rec, err := replay.NewRecorder(dir, rt); err == nil {
@@ -185,11 +187,28 @@ func resolveConn(cfg *config) *conn {
 			display.Error(EnvRecord + ": " + err.Error())
 		}
 	}
-	if rt != http.DefaultTransport {
-		c.opts = append(c.opts, option.WithHTTPClient(&http.Client{Transport: rt}))
-	}
+	c.opts = append(c.opts, option.WithHTTPClient(&http.Client{Transport: rt}))
 	c.opts = append(c.opts, cfg.requestOpts...)
 	return c
+}
+
+// liveTransport is http.DefaultTransport reading the proxy variables (HTTPS_PROXY, NO_PROXY…) at
+// every request. http.ProxyFromEnvironment reads them once per process: in kernel mode one
+// helper process serves every cell of a kernel, and a proxy set with %env after a first request
+// was ignored until the kernel restarted (each cell is a new process without kernel mode).
+var liveTransport http.RoundTripper = func() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.Proxy = proxyNow
+	return t
+}()
+
+// proxyNow is the proxy for req by the environment as it is now.
+func proxyNow(req *http.Request) (*url.URL, error) {
+	return httpproxy.FromEnvironment().ProxyFunc()(req.URL)
 }
 
 // poolKey stands for "a key of the chat's pool" until the pool's transport sets the real one.

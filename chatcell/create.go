@@ -5,11 +5,16 @@ package chatcell
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/gonbchat/gonbchat/display"
+	"github.com/gonbchat/gonbchat/internal/gonbio"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/llm"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/responses"
 )
@@ -44,6 +49,7 @@ func showErr(cfg *config, err error) {
 func Create(msg string, opts ...CreateOption) Reply {
 	cfg, cn := createConfig(opts)
 	rep, _, interrupted, err := showTurn(context.Background(), cfg, cn, oneShot(cfg, msg), nil)
+	err = withKeyHint(cfg, cn, err)
 	showErr(cfg, err)
 	if err == nil && !cfg.quiet {
 		display.Info(usageLine(cfg, cn, rep, tally{}))
@@ -62,9 +68,17 @@ func CreateContext(ctx context.Context, msg string, opts ...CreateOption) (Reply
 	cfg, cn := createConfig(opts)
 	rep, _, err := run(ctx, cfg, cn, cfg.backend, oneShot(cfg, msg), hooks{})
 	if err != nil {
-		return Reply{}, wrap(cfg.lang, err)
+		return Reply{}, wrap(cfg.lang, withKeyHint(cfg, cn, err))
 	}
 	return *rep, nil
+}
+
+// withKeyHint adds which key to check to a refused key, as a chat's turn does.
+func withKeyHint(cfg *config, cn *conn, err error) error {
+	if h := keyHint(cfg, cn, err); h != "" {
+		return &hintError{err: err, hint: h}
+	}
+	return err
 }
 
 func oneShot(cfg *config, msg string) *Request {
@@ -101,10 +115,29 @@ func ShowEvents(msg string, opts ...CreateOption) error {
 	if cfg.store != nil {
 		params.Store = param.NewOpt(*cfg.store)
 	}
-	s := service(cn).NewStreaming(context.Background(), params, paramOpts(cfg.params)...)
+	// The same guards as a chat's reply: an answer that is not an event stream is named as such,
+	// and the waits are bounded (the start timeout until the first event, then the stall timeout).
+	ictx, stop := gonbio.InterruptContext(context.Background())
+	defer stop()
+	ctx, cancel := context.WithCancelCause(ictx)
+	defer cancel(nil)
+	w := &watchdog{cancel: cancel, sentinel: ErrNoResponse, phase: msgNoHeaders, limit: cfg.startTimeout}
+	w.arm()
+	defer w.stop()
+	tp := &tap{}
+	connected := func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		res, err := next(req)
+		if err == nil {
+			w.set(ErrNoResponse, msgNoFirstEvent, cfg.startTimeout)
+		}
+		return res, err
+	}
+	ropts := append(paramOpts(cfg.params), option.WithMiddleware(tp.middleware, connected))
+	s := service(cn).NewStreaming(ctx, params, ropts...)
 	defer s.Close()
 	var failed error
 	for s.Next() {
+		w.set(ErrStalled, msgStalledMid, cfg.stallTimeout)
 		ev := s.Current()
 		fmt.Println(secret.Redact(eventLine(ev)))
 		if ev.Type == "error" || ev.Type == "response.failed" {
@@ -112,14 +145,64 @@ func ShowEvents(msg string, opts ...CreateOption) error {
 		}
 	}
 	err := s.Err()
+	interrupted := false
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+		if ictx.Err() != nil {
+			err, interrupted = ErrInterrupted, true
+		}
+	}
 	if err == nil {
 		err = failed
 	}
 	if err == nil {
 		return nil
 	}
+	err = withKeyHint(cfg, cn, tp.explain(err))
 	showErr(cfg, err)
+	if interrupted {
+		reraise()
+	}
 	return wrap(cfg.lang, err)
+}
+
+// watchdog cancels a request whose server stays silent for longer than its current limit.
+type watchdog struct {
+	mu       sync.Mutex
+	cancel   context.CancelCauseFunc
+	sentinel error
+	phase    msgID
+	limit    time.Duration
+	timer    *time.Timer
+}
+
+// set changes what the silence means and how long it may last, and starts counting again.
+func (w *watchdog) set(sentinel error, phase msgID, limit time.Duration) {
+	w.mu.Lock()
+	w.sentinel, w.phase, w.limit = sentinel, phase, limit
+	w.mu.Unlock()
+	w.arm()
+}
+
+func (w *watchdog) arm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.limit <= 0 {
+		return
+	}
+	s, p, d := w.sentinel, w.phase, w.limit
+	w.timer = time.AfterFunc(d, func() { w.cancel(&timeoutError{s, p, d}) })
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // eventLine is what ShowEvents prints of one event.

@@ -295,6 +295,10 @@ func retryAfter(lang string, err error, attempt int) (time.Duration, string, boo
 	if errors.As(err, &dnsErr) && !dnsErr.IsTemporary {
 		return 0, "", false
 	}
+	if errors.Is(err, errEmptyStream) {
+		// The server answered 200 and ended at once: the connection was not lost.
+		return min(backoff, 8*time.Second), tr(lang, msgWhyEmpty), true
+	}
 	if errors.As(err, &opErr) || errors.Is(err, ErrDropped) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return min(backoff, 8*time.Second), tr(lang, msgWhyConnLost), true
 	}
@@ -367,10 +371,15 @@ func (r *tapReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
 		if !r.started {
-			if trimmed := bytes.TrimSpace(p[:n]); len(trimmed) > 0 {
+			if trimmed := bytes.TrimSpace(bytes.TrimPrefix(p[:n], []byte("\xef\xbb\xbf"))); len(trimmed) > 0 {
 				r.started = true
-				if trimmed[0] == '<' {
+				switch {
+				case trimmed[0] == '<':
 					return 0, &notAStream{what: msgWhatHTML, excerpt: htmlExcerpt(trimmed), hint: true}
+				case trimmed[0] == '{' || trimmed[0] == '[':
+					return 0, &notAStream{what: msgWhatJSONDoc, excerpt: excerpt(string(trimmed), 60), hint: true}
+				case !sseStart(trimmed):
+					return 0, &notAStream{what: msgWhatText, excerpt: excerpt(string(trimmed), 60), hint: true}
 				}
 			}
 		}
@@ -385,6 +394,25 @@ func (r *tapReader) Read(p []byte) (int, error) {
 }
 
 func (r *tapReader) Close() error { return r.r.Close() }
+
+// sseStart reports whether b can be the start of an event stream: a field that OpenAI-compatible
+// servers send (data, event, id, retry) or a comment, possibly cut by the read. Anything else
+// ("OK", "Service temporarily unavailable") would be skipped by an SSE parser as an unknown
+// field, and the reply would look like an empty stream.
+func sseStart(b []byte) bool {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	for _, field := range []string{":", "data", "event", "id", "retry"} {
+		if bytes.HasPrefix(line, []byte(field)) {
+			rest := line[len(field):]
+			if field == ":" || len(rest) == 0 || rest[0] == ':' || rest[0] == '\r' {
+				return true
+			}
+		} else if len(line) < len(field) && strings.HasPrefix(field, string(line)) {
+			return true // a read that ended inside the field's name
+		}
+	}
+	return false
+}
 
 // explain turns the SDK's JSON error on a malformed event into ErrNotAStream quoting the line.
 func (t *tap) explain(err error) error {

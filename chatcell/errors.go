@@ -14,7 +14,9 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +72,7 @@ func wrap(lang string, err error, hints ...string) error {
 	if errors.As(err, &e) && len(hints) == 0 {
 		return err
 	}
+	hideKeys(err)
 	line := describe(lang, err)
 	for _, h := range hints {
 		if h != "" {
@@ -79,6 +82,41 @@ func wrap(lang string, err error, hints ...string) error {
 	return &Error{Err: err, line: secret.Redact(line)}
 }
 
+// hideKeys takes configured keys out of the SDK error that a caller reaches with errors.As: the
+// server's message and fields (a server may echo the key back), its raw JSON and body, and the
+// key header of the request it keeps. The status, code and everything else stay.
+func hideKeys(err error) {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return
+	}
+	status, req, res := apiErr.StatusCode, apiErr.Request, apiErr.Response
+	if raw := apiErr.RawJSON(); secret.Contains(raw) {
+		_ = apiErr.UnmarshalJSON([]byte(secret.Redact(raw)))
+		apiErr.StatusCode, apiErr.Request, apiErr.Response = status, req, res
+	}
+	apiErr.Message, apiErr.Code = secret.Redact(apiErr.Message), secret.Redact(apiErr.Code)
+	apiErr.Param, apiErr.Type = secret.Redact(apiErr.Param), secret.Redact(apiErr.Type)
+	if req != nil {
+		var clone *http.Request
+		for _, h := range []string{"Authorization", "Api-Key", "X-Api-Key", "X-Goog-Api-Key"} {
+			if v := req.Header.Get(h); v != "" && v != secret.Mask {
+				if clone == nil {
+					clone = req.Clone(req.Context())
+				}
+				clone.Header.Set(h, secret.Mask)
+			}
+		}
+		if clone != nil {
+			apiErr.Request = clone
+		}
+	}
+	if res != nil && res.Body != nil {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		res.Body = io.NopCloser(strings.NewReader(secret.Redact(string(body))))
+	}
+}
+
 // Describe turns an error into one readable line for a notebook cell: the server's own message
 // for API errors (the SDK's Error() only says "400 Bad Request"), plain words for interrupts,
 // timeouts and network failures. It never includes an API key.
@@ -86,6 +124,7 @@ func Describe(err error) string {
 	if err == nil {
 		return ""
 	}
+	hideKeys(err)
 	return secret.Redact(describe(envLanguage(), err))
 }
 
@@ -149,7 +188,7 @@ func parseStreamError(data []byte) *StreamError {
 		} `json:"response"`
 	}
 	e := &StreamError{Raw: secret.Redact(string(data))}
-	defer func() { e.Message = secret.Redact(e.Message) }()
+	defer func() { e.Message, e.Code = secret.Redact(e.Message), secret.Redact(e.Code) }()
 	if json.Unmarshal(data, &body) != nil {
 		e.Message = strings.TrimSpace(string(data))
 		return e
@@ -266,7 +305,24 @@ func describe(lang string, err error) string {
 	case errors.As(err, &dnsErr):
 		return tr(lang, msgUnknownHost, dnsErr.Name)
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostname):
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return tr(lang, msgTLS, ue.Err.Error()) // without `Post "https://…":`
+		}
 		return tr(lang, msgTLS, err.Error())
+	case errors.As(err, &opErr) && opErr.Op == "proxyconnect":
+		return tr(lang, msgProxyUnreachable, proxyOf(err), cause(lang, opErr.Err))
+	case proxyRefused(err):
+		var ue *url.Error
+		errors.As(err, &ue)
+		return tr(lang, msgProxyRefused, proxyOf(err), hostOf(ue.URL), excerpt(ue.Err.Error(), 80))
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		var ue *url.Error
+		host := ""
+		if errors.As(err, &ue) {
+			host = hostOf(ue.URL)
+		}
+		return tr(lang, msgPlainHTTP, host)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return tr(lang, msgCannotReach, opErr.Addr.String(), cause(lang, opErr.Err))
 	case errors.As(err, &opErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
@@ -278,6 +334,50 @@ func describe(lang string, err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// proxyOf names the proxy that the default transport uses for the request that failed with
+// err ("" when there is none).
+func proxyOf(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return ""
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ""
+	}
+	p, perr := proxyNow(&http.Request{URL: u})
+	if perr != nil || p == nil {
+		return ""
+	}
+	return p.Host
+}
+
+// proxyRefused reports an answer other than 200 to the transport's CONNECT: Go gives it as a
+// bare error holding the proxy's status text ("Forbidden", "Proxy Authentication Required").
+func proxyRefused(err error) bool {
+	var ue *url.Error
+	if !errors.As(err, &ue) || proxyOf(err) == "" || !strings.HasPrefix(ue.URL, "https://") {
+		return false
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(ue.Err, &opErr), errors.As(ue.Err, &dnsErr), errors.Is(ue.Err, io.EOF),
+		errors.Is(ue.Err, io.ErrUnexpectedEOF), errors.Is(ue.Err, context.Canceled),
+		errors.Is(ue.Err, context.DeadlineExceeded), errors.Is(ue.Err, syscall.ECONNRESET):
+		return false
+	}
+	return reflect.TypeOf(ue.Err) == reflect.TypeOf(errors.New(""))
+}
+
+// hostOf gives the host:port of a URL, or the URL itself.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
 }
 
 // cause says in a few words why a reply broke.

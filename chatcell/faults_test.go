@@ -5,6 +5,7 @@ package chatcell_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -194,6 +195,17 @@ var (
 			sse(w, "", map[string]any{"error": map[string]any{"code": "context_length_exceeded", "message": "Your input exceeds the context window of this model.", "type": "invalid_request_error"}})
 		}
 	}
+	// A 200 whose body is neither an event stream nor HTML (a proxy's "OK", a JSON document
+	// without its content type): without a look at the first bytes an SSE parser skips it as
+	// unknown fields, and the reply reads as an empty stream.
+	plainText200 fault = func(w http.ResponseWriter, r *http.Request, api string) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "OK")
+	}
+	untypedJSON200 fault = func(w http.ResponseWriter, r *http.Request, api string) {
+		w.Header()["Content-Type"] = nil
+		fmt.Fprint(w, `{"id":"resp_1","object":"response","status":"completed","output":[]}`)
+	}
 	nestedNullCode fault = func(w http.ResponseWriter, r *http.Request, api string) {
 		startStream(w)
 		sse(w, "error", map[string]any{"type": "error", "error": map[string]any{"type": "server_error", "code": nil,
@@ -227,6 +239,8 @@ func faultCases() []faultCase {
 		{name: "500-then-ok", faults: []fault{apiError(500, "server_error", "", "The server had an error while processing your request.")}, ok: true, tries: 2},
 		{name: "502-html", faults: []fault{status(502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"), status(502, "<html><head><title>502 Bad Gateway</title></head></html>"), status(502, "<html><head><title>502 Bad Gateway</title></head></html>")}, want: []string{"502 Bad Gateway"}, tries: 3, slow: true},
 		{name: "html-200", faults: []fault{htmlPortal}, want: []string{"not an OpenAI stream", "HTML", "Campus Wi-Fi Login"}, tries: 1},
+		{name: "text-200", faults: []fault{plainText200}, want: []string{"not an OpenAI stream", "text instead of an event stream", "«OK»"}, not: []string{"empty stream"}, tries: 1},
+		{name: "untyped-json-200", raw: true, faults: []fault{untypedJSON200}, want: []string{"not an OpenAI stream", "stream=true"}, tries: 1},
 		{name: "json-200", raw: true, faults: []fault{jsonDocument}, want: []string{"not an OpenAI stream", "stream=true"}, tries: 1},
 		{name: "bad-line", faults: []fault{badLine}, want: []string{"cut off", "not an OpenAI stream", "hello, I am not JSON"}, text: true},
 		{name: "truncated-json", raw: true, faults: []fault{truncatedJSON}, want: []string{"cut off", "not an OpenAI stream"}, text: true},
@@ -356,3 +370,128 @@ func TestFaultSuite(t *testing.T) {
 }
 
 func optionHeader(k, v string) option.RequestOption { return option.WithHeader(k, v) }
+
+// ShowEvents prints the raw events, but a server that misbehaves gets the same guards and the
+// same lines as a chat's reply: an HTML page or a broken line quoted, a silent server bounded.
+func TestShowEventsFaults(t *testing.T) {
+	srv := newBadServer(t)
+	cases := []struct {
+		name string
+		f    []fault
+		is   error
+		want []string
+	}{
+		// Refused in the headers, an HTML page is retried by the SDK like a lost connection.
+		{"html-200", []fault{htmlPortal, htmlPortal, htmlPortal}, chatcell.ErrNotAStream, []string{"HTML", "Campus Wi-Fi Login"}},
+		{"text-200", []fault{plainText200}, chatcell.ErrNotAStream, []string{"«OK»"}},
+		{"bad-line", []fault{badLine}, chatcell.ErrNotAStream, []string{"hello, I am not JSON"}},
+		{"silent-before-headers", []fault{silentHeaders}, chatcell.ErrNoResponse, []string{"did not answer within 1 s"}},
+		{"silent-after-headers", []fault{silentAfterHead}, chatcell.ErrNoResponse, []string{"sent nothing for 1 s"}},
+		{"stall-mid-reply", []fault{stallMidReply}, chatcell.ErrStalled, []string{"sent nothing for 1 s"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv.script(c.f...)
+			start := time.Now()
+			err := chatcell.ShowEvents("hi", chatcell.WithBaseURL(srv.URL+"/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"),
+				chatcell.WithQuiet(), chatcell.WithStartTimeout(time.Second), chatcell.WithStallTimeout(time.Second))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			line := err.Error()
+			t.Logf("%s (after %v)", line, time.Since(start).Round(100*time.Millisecond))
+			if !errors.Is(err, c.is) {
+				t.Errorf("errors.Is(%v) is false", c.is)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("line %q lacks %q", line, w)
+				}
+			}
+			for _, j := range junk {
+				if strings.Contains(line, j) && !(c.name == "bad-line" && j == `{"`) {
+					t.Errorf("line %q shows %q", line, j)
+				}
+			}
+		})
+	}
+}
+
+// A base URL with https:// for a server that speaks plain HTTP (a local vLLM or Ollama) says
+// so, instead of Go's `Post "https://…": http: server gave HTTP response to HTTPS client`.
+func TestPlainHTTPServerLine(t *testing.T) {
+	srv := newBadServer(t)
+	host := srv.Listener.Addr().String()
+	h := chatcell.NewHistList(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"),
+		chatcell.WithBaseURL("https://"+host+"/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"))
+	_, err := h.Reply(context.Background(), "hi")
+	want := "cannot talk to " + host + " over HTTPS: it answers in plain HTTP (use http:// in the base URL)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// A refused key gets the same line from the one-shot calls as from a chat: which key to check.
+func TestOneShotsSayWhichKeyToCheck(t *testing.T) {
+	srv := newBadServer(t)
+	refused := apiError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-proj-********abcd.")
+	opts := []chatcell.CreateOption{chatcell.WithBaseURL(srv.URL + "/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"),
+		chatcell.WithQuiet(), chatcell.WithLanguage("en")}
+	calls := map[string]func() error{
+		"CreateContext": func() error { _, err := chatcell.CreateContext(context.Background(), "hi", opts...); return err },
+		"ShowEvents":    func() error { return chatcell.ShowEvents("hi", opts...) },
+	}
+	for name, call := range calls {
+		srv.script(refused)
+		err := call()
+		if err == nil || !strings.Contains(err.Error(), "Incorrect API key") || !strings.HasSuffix(err.Error(), "(check the key given with WithAPIKey)") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A proxy set after the process made its first request counts for the next one: in kernel mode
+// one helper process serves every cell of a kernel, and `%env HTTP_PROXY=…` in a later cell must
+// work as it does when each cell is a new process.
+func TestProxySetLaterCounts(t *testing.T) {
+	for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"} {
+		t.Setenv(k, "")
+	}
+	proxy := newBadServer(t) // serves the request it is given, as a proxy that reaches the host would
+	ask := func() error {
+		h := chatcell.NewHistList(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"),
+			chatcell.WithBaseURL("http://llm.lab.invalid/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"))
+		_, err := h.Reply(context.Background(), "hi")
+		return err
+	}
+	if err := ask(); err == nil || !strings.Contains(err.Error(), "llm.lab.invalid") {
+		t.Fatalf("without a proxy: %v", err)
+	}
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	if err := ask(); err != nil || proxy.count() != 1 {
+		t.Errorf("with the proxy set later: %v, %d requests through the proxy", err, proxy.count())
+	}
+}
+
+// The lesson's cells pass chat.LastID() on; when the chat has no response yet (its loop ended at
+// once, without input boxes) the call says so before any request, instead of the SDK's
+// "missing required response_id parameter".
+func TestEmptyResponseID(t *testing.T) {
+	srv := newBadServer(t)
+	opts := []chatcell.CreateOption{chatcell.WithBaseURL(srv.URL + "/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789"),
+		chatcell.WithQuiet(), chatcell.WithLanguage("en")}
+	calls := map[string]func() error{
+		"Retrieve":   func() error { _, err := chatcell.RetrieveContext(context.Background(), "", opts...); return err },
+		"InputItems": func() error { _, err := chatcell.InputItemsContext(context.Background(), " ", opts...); return err },
+		"Delete":     func() error { return chatcell.DeleteContext(context.Background(), "", opts...) },
+	}
+	for name, call := range calls {
+		err := call()
+		if err == nil || !strings.HasPrefix(err.Error(), name+": the response id is empty") {
+			t.Errorf("%s(\"\"): %v", name, err)
+		}
+	}
+	if srv.count() != 0 {
+		t.Errorf("%d requests for an empty id", srv.count())
+	}
+}

@@ -43,6 +43,7 @@ const (
 	msgWhyRateLimited
 	msgWhyServerError
 	msgWhyConnLost
+	msgWhyEmpty
 	msgInterrupted
 	msgCutOff
 	msgNoHeaders
@@ -57,6 +58,10 @@ const (
 	msgTLS
 	msgCannotReach
 	msgConnLost
+	msgProxyUnreachable
+	msgProxyRefused
+	msgPlainHTTP
+	msgEmptyID
 	msgNoSuchFile
 	msgCauseReset
 	msgCauseRefused
@@ -86,6 +91,7 @@ const (
 	msgEmptyStream
 	msgWhatHTML
 	msgWhatJSONDoc
+	msgWhatText
 	msgHintBaseURL
 	msgCauseStalled
 	msgPopped
@@ -112,12 +118,13 @@ var catalog = map[string][msgCount]string{
 		msgLoopHint:            "Press ↵ on an empty line to end the chat.",
 		msgLoopNoInput:         "Loop: %s, so the loop ends here.",
 		msgLoopBatch:           "this notebook runs without input boxes (nbconvert, papermill or a similar runner); open it in Jupyter to chat",
-		msgLoopUnknown:         "nobody can answer an input box here (the kernel was not started by Jupyter Notebook or Lab, JupyterHub or VS Code); set GONBCHAT_INTERACTIVE=1 if a person can",
+		msgLoopUnknown:         "nobody can answer an input box here (the kernel was not started by Jupyter Notebook or Lab, JupyterHub or VS Code; if a person can, set GONBCHAT_INTERACTIVE=1)",
 		msgLoopOverride:        "input boxes are switched off (%s)",
 		msgRetrying:            "%s, retrying in %s (%d/%d)…",
 		msgWhyRateLimited:      "rate limited",
 		msgWhyServerError:      "server error %d",
 		msgWhyConnLost:         "connection lost",
+		msgWhyEmpty:            "the server sent an empty answer",
 		msgInterrupted:         "interrupted: the reply was cut short",
 		msgCutOff:              "the reply was cut off after %d characters (%s)",
 		msgNoHeaders:           "no response: the server did not answer within %s (is it down or overloaded? WithStartTimeout changes the wait)",
@@ -132,6 +139,10 @@ var catalog = map[string][msgCount]string{
 		msgTLS:                 "cannot reach the server securely: %s",
 		msgCannotReach:         "cannot reach %s: %s",
 		msgConnLost:            "the connection was lost before the reply started (%s)",
+		msgProxyUnreachable:    "cannot reach the proxy %s (set by HTTPS_PROXY or HTTP_PROXY): %s",
+		msgProxyRefused:        "the proxy %s refused to connect to %s: «%s» (check HTTPS_PROXY, or whether the proxy lets this host through)",
+		msgPlainHTTP:           "cannot talk to %s over HTTPS: it answers in plain HTTP (use http:// in the base URL)",
+		msgEmptyID:             "%s: the response id is empty (a chat that has no response yet has no LastID: ask it something first)",
 		msgNoSuchFile:          "%s: no such file",
 		msgCauseReset:          "the connection was reset",
 		msgCauseRefused:        "connection refused: is the server running?",
@@ -161,6 +172,7 @@ var catalog = map[string][msgCount]string{
 		msgEmptyStream:         "the server ended its answer before the reply started (an empty stream)",
 		msgWhatHTML:            "an HTML page",
 		msgWhatJSONDoc:         "a JSON document instead of an event stream: does the server support stream=true?",
+		msgWhatText:            "text instead of an event stream",
 		msgHintBaseURL:         "check the base URL, or whether a network login page is in the way",
 		msgCauseStalled:        "the server went silent for %s; WithStallTimeout changes the wait",
 		msgPopped:              "removed:",
@@ -185,12 +197,13 @@ var catalog = map[string][msgCount]string{
 		msgLoopHint:            "直接按 ↵ 可結束對話。",
 		msgLoopNoInput:         "Loop：%s，所以對話迴圈到此結束。",
 		msgLoopBatch:           "這本筆記本是在沒有輸入框的情況下執行的（nbconvert、papermill 或類似工具）；請在 Jupyter 中開啟它來對話",
-		msgLoopUnknown:         "這裡沒有人能回答輸入框（核心不是由 Jupyter Notebook／Lab、JupyterHub 或 VS Code 啟動的）；若有人能回答，請設定 GONBCHAT_INTERACTIVE=1",
+		msgLoopUnknown:         "這裡沒有人能回答輸入框（核心不是由 Jupyter Notebook／Lab、JupyterHub 或 VS Code 啟動的；若有人能回答，請設定 GONBCHAT_INTERACTIVE=1）",
 		msgLoopOverride:        "輸入框已關閉（%s）",
 		msgRetrying:            "%s，%s 後重試（%d/%d）…",
 		msgWhyRateLimited:      "請求太頻繁（rate limit）",
 		msgWhyServerError:      "伺服器錯誤 %d",
 		msgWhyConnLost:         "連線中斷",
+		msgWhyEmpty:            "伺服器送來空的回覆",
 		msgInterrupted:         "已中斷：回覆被截斷",
 		msgCutOff:              "回覆在 %d 個字元後被切斷（%s）",
 		msgNoHeaders:           "沒有回應：伺服器在 %s 內沒有回答（是否停機或過載？WithStartTimeout 可調整等待時間）",
@@ -205,6 +218,10 @@ var catalog = map[string][msgCount]string{
 		msgTLS:                 "無法安全地連到伺服器：%s",
 		msgCannotReach:         "無法連到 %s：%s",
 		msgConnLost:            "回覆開始前連線就中斷了（%s）",
+		msgProxyUnreachable:    "無法連到代理伺服器 %s（由 HTTPS_PROXY 或 HTTP_PROXY 設定）：%s",
+		msgProxyRefused:        "代理伺服器 %s 拒絕連到 %s：«%s»（請檢查 HTTPS_PROXY，或代理是否允許這個主機）",
+		msgPlainHTTP:           "無法用 HTTPS 與 %s 通訊：它用的是一般 HTTP（base URL 請用 http://）",
+		msgEmptyID:             "%s：回應 id 是空的（還沒有回應的對話沒有 LastID：請先問它一個問題）",
 		msgNoSuchFile:          "%s：沒有這個檔案",
 		msgCauseReset:          "連線被重設",
 		msgCauseRefused:        "連線被拒：伺服器有在執行嗎？",
@@ -234,6 +251,7 @@ var catalog = map[string][msgCount]string{
 		msgEmptyStream:         "伺服器在回覆開始前就結束了（空的串流）",
 		msgWhatHTML:            "一個 HTML 網頁",
 		msgWhatJSONDoc:         "一份 JSON 文件而不是事件串流：伺服器支援 stream=true 嗎？",
+		msgWhatText:            "一段文字而不是事件串流",
 		msgHintBaseURL:         "請檢查 base URL，或是否有網路登入頁面擋住",
 		msgCauseStalled:        "伺服器 %s 沒有送出任何內容；WithStallTimeout 可調整等待時間",
 		msgPopped:              "已移除：",
@@ -257,12 +275,13 @@ var catalog = map[string][msgCount]string{
 		msgLoopHint:            "直接按 ↵ 可结束对话。",
 		msgLoopNoInput:         "Loop：%s，所以对话循环到此结束。",
 		msgLoopBatch:           "这个笔记本是在没有输入框的情况下运行的（nbconvert、papermill 或类似工具）；请在 Jupyter 中打开它来对话",
-		msgLoopUnknown:         "这里没有人能回答输入框（内核不是由 Jupyter Notebook／Lab、JupyterHub 或 VS Code 启动的）；如果有人能回答，请设置 GONBCHAT_INTERACTIVE=1",
+		msgLoopUnknown:         "这里没有人能回答输入框（内核不是由 Jupyter Notebook／Lab、JupyterHub 或 VS Code 启动的；如果有人能回答，请设置 GONBCHAT_INTERACTIVE=1）",
 		msgLoopOverride:        "输入框已关闭（%s）",
 		msgRetrying:            "%s，%s 后重试（%d/%d）…",
 		msgWhyRateLimited:      "请求太频繁（rate limit）",
 		msgWhyServerError:      "服务器错误 %d",
 		msgWhyConnLost:         "连接中断",
+		msgWhyEmpty:            "服务器发来空的回复",
 		msgInterrupted:         "已中断：回复被截断",
 		msgCutOff:              "回复在 %d 个字符后被切断（%s）",
 		msgNoHeaders:           "没有响应：服务器在 %s 内没有回答（是否宕机或过载？WithStartTimeout 可调整等待时间）",
@@ -277,6 +296,10 @@ var catalog = map[string][msgCount]string{
 		msgTLS:                 "无法安全地连接到服务器：%s",
 		msgCannotReach:         "无法连接到 %s：%s",
 		msgConnLost:            "回复开始前连接就中断了（%s）",
+		msgProxyUnreachable:    "无法连接到代理服务器 %s（由 HTTPS_PROXY 或 HTTP_PROXY 设置）：%s",
+		msgProxyRefused:        "代理服务器 %s 拒绝连接到 %s：«%s»（请检查 HTTPS_PROXY，或代理是否允许这个主机）",
+		msgPlainHTTP:           "无法用 HTTPS 与 %s 通信：它用的是普通 HTTP（base URL 请用 http://）",
+		msgEmptyID:             "%s：响应 id 是空的（还没有响应的对话没有 LastID：请先问它一个问题）",
 		msgNoSuchFile:          "%s：没有这个文件",
 		msgCauseReset:          "连接被重置",
 		msgCauseRefused:        "连接被拒绝：服务器在运行吗？",
@@ -306,6 +329,7 @@ var catalog = map[string][msgCount]string{
 		msgEmptyStream:         "服务器在回复开始前就结束了（空的流）",
 		msgWhatHTML:            "一个 HTML 网页",
 		msgWhatJSONDoc:         "一份 JSON 文档而不是事件流：服务器支持 stream=true 吗？",
+		msgWhatText:            "一段文字而不是事件流",
 		msgHintBaseURL:         "请检查 base URL，或是否有网络登录页面挡住",
 		msgCauseStalled:        "服务器 %s 没有发送任何内容；WithStallTimeout 可调整等待时间",
 		msgPopped:              "已移除：",

@@ -136,6 +136,9 @@ func DeleteContext(ctx context.Context, id string, opts ...CreateOption) error {
 	if err := cfg.err(); err != nil {
 		return wrap(cfg.lang, err)
 	}
+	if strings.TrimSpace(id) == "" {
+		return wrap(cfg.lang, emptyID(cfg.lang, "Delete"))
+	}
 	return wrap(cfg.lang, service(cn).Delete(ctx, strings.TrimSpace(id)))
 }
 

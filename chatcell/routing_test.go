@@ -3,9 +3,12 @@
 package chatcell_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -236,4 +239,63 @@ func TestRoutingChild(t *testing.T) {
 	}
 	res, _ := json.Marshal(map[string]string{"source": string(source), "err": line})
 	fmt.Printf("RESULT %s\n", res)
+}
+
+// The lines a user behind a proxy sees when the network is in the way: a proxy that refuses the
+// CONNECT (as a school's filter, or the recording proxy of a checker, does) and a proxy that is
+// down. Each is named as the proxy's doing, not Go's `Post "https://…": Forbidden` or "the
+// connection was lost".
+func TestProxyLines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process per case")
+	}
+	refusing, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refusing.Close()
+	go func() {
+		for {
+			c, err := refusing.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil && req.Method == http.MethodConnect {
+					fmt.Fprint(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+				}
+			}()
+		}
+	}()
+	down, _ := net.Listen("tcp", "127.0.0.1:0")
+	downAddr := down.Addr().String()
+	down.Close()
+	var clean []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasSuffix(k, "_API_KEY") || strings.HasPrefix(k, "OPENAI_") || strings.HasPrefix(strings.ToUpper(k), "HTTP") ||
+			strings.HasPrefix(k, "GONB") || strings.EqualFold(k, "NO_PROXY") {
+			continue
+		}
+		clean = append(clean, kv)
+	}
+	for _, tc := range []struct{ name, proxy, want string }{
+		{"refused", refusing.Addr().String(), "the proxy " + refusing.Addr().String() + " refused to connect to api.openai.com: «Forbidden» (check HTTPS_PROXY"},
+		{"down", downAddr, "cannot reach the proxy " + downAddr + " (set by HTTPS_PROXY or HTTP_PROXY): connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestRoutingChild$", "-test.v")
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(clean, "HTTPS_PROXY=http://"+tc.proxy, "OPENAI_API_KEY="+userOpenAIKey, "GONBCHAT_LANG=en",
+				"GONB_TMP_DIR="+t.TempDir(), "GONBCHAT_ROUTE_KIND=hist")
+			out, _ := cmd.CombinedOutput()
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("the line lacks %q:\n%s", tc.want, out)
+			}
+			if strings.Contains(string(out), `Post \"https://`) {
+				t.Errorf("the line shows Go's request:\n%s", out)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ package chatcell_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,6 +133,20 @@ func TestSecretsProbe(t *testing.T) {
 					for _, err := range errs {
 						if err != nil {
 							texts = append(texts, err.Error(), chatcell.Describe(err), fmt.Sprintf("%v|%+v|%#v|%s|%q", err, err, err, err, err))
+						}
+						// What a Go program reaches with errors.As: the SDK's error, its
+						// fields, raw JSON, body and the request it keeps.
+						var apiErr *chatcell.APIError
+						if errors.As(err, &apiErr) {
+							texts = append(texts, apiErr.Message, apiErr.Code, apiErr.Param, apiErr.Type, apiErr.RawJSON(), string(apiErr.DumpRequest(false)))
+							if apiErr.Response != nil && apiErr.Response.Body != nil {
+								b, _ := io.ReadAll(apiErr.Response.Body)
+								texts = append(texts, string(b))
+							}
+						}
+						var se *chatcell.StreamError
+						if errors.As(err, &se) {
+							texts = append(texts, se.Message, se.Code, fmt.Sprintf("%+v", *se))
 						}
 					}
 					if len(texts) == 0 && probe != "default" {

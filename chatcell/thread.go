@@ -199,6 +199,9 @@ func RetrieveContext(ctx context.Context, id string, opts ...CreateOption) (Repl
 	if err := cfg.err(); err != nil {
 		return Reply{}, wrap(cfg.lang, err)
 	}
+	if strings.TrimSpace(id) == "" {
+		return Reply{}, wrap(cfg.lang, emptyID(cfg.lang, "Retrieve"))
+	}
 	r, err := service(cn).Get(ctx, strings.TrimSpace(id), responses.ResponseGetParams{})
 	if err != nil {
 		return Reply{}, wrap(cfg.lang, err)
@@ -227,6 +230,15 @@ func InputItemsContext(ctx context.Context, id string, opts ...CreateOption) ([]
 	if err := cfg.err(); err != nil {
 		return nil, wrap(cfg.lang, err)
 	}
+	if strings.TrimSpace(id) == "" {
+		return nil, wrap(cfg.lang, emptyID(cfg.lang, "InputItems"))
+	}
 	msgs, err := inputItems(ctx, cn, strings.TrimSpace(id))
 	return msgs, wrap(cfg.lang, err)
+}
+
+// emptyID is the error of a call given no response id (the SDK's own is "missing required
+// response_id parameter").
+func emptyID(lang, call string) error {
+	return fmt.Errorf("%s", tr(lang, msgEmptyID, call))
 }

@@ -51,13 +51,17 @@ const (
 var (
 	batchMarks = []string{"nbconvert", "nbclient", "papermill"}
 	// Jupyter's servers, as their console scripts or as python -m; JupyterHub's single-user
-	// server; VS Code (desktop, remote and code-server) starts kernels from its extension host.
+	// server; VS Code (desktop, remote and code-server) starts kernels from its extension host
+	// (a node process, or Electron's utility process that says which kind it is), older versions
+	// through the Python extension's launcher daemon. Not a bare "vscode": a jupyter_client
+	// script kept under ~/vscode-projects/ would wait for an answer nobody gives.
 	interactiveMarks = []string{
 		"jupyter-notebook", "jupyter-lab", "jupyter-server", "jupyter_server", "jupyterlab",
 		"notebook.app", "jupyter notebook", "jupyter lab", "jupyter server",
 		"-m notebook", "-m jupyterlab", "-m jupyter_server", "-m nbclassic", "jupyter-nbclassic",
 		"jupyterhub-singleuser", "jupyter-labhub", "jupyterhub.singleuser",
-		"--type=extensionHost", ".vscode-server", "code-server", "vscode",
+		"--type=extensionHost", "--vscode-utility-kind=extension-host", ".vscode-server", "code-server",
+		"vscode_datascience_helpers", "/.vscode/extensions/",
 	}
 )
 

@@ -60,17 +60,20 @@ func TestLauncherKinds(t *testing.T) {
 
 func TestFrontendOf(t *testing.T) {
 	for launcher, want := range map[string]Kind{
-		"/usr/bin/python3 /usr/bin/jupyter-notebook notebooks/ch3.ipynb":                                            KindInteractive,
-		"/usr/bin/python3 /usr/bin/jupyter-lab":                                                                     KindInteractive,
-		"python3 -m notebook --no-browser":                                                                          KindInteractive,
-		"/opt/conda/bin/python3 /opt/conda/bin/jupyterhub-singleuser --ip=0.0.0.0":                                  KindInteractive,
-		"/home/me/.vscode-server/bin/abc/node --dns-result-order=ipv4first .../bootstrap-fork --type=extensionHost": KindInteractive,
-		"/usr/lib/code-server/lib/node /usr/lib/code-server/out/bootstrap-fork --type=extensionHost":                KindInteractive,
-		"/usr/bin/python3 /usr/bin/jupyter-nbconvert --to notebook --execute x.ipynb":                               KindBatch,
-		"/usr/bin/python3 -m papermill in.ipynb out.ipynb":                                                          KindBatch,
-		"/usr/bin/python3 run_notebook.py notebooks/ch3.ipynb":                                                      KindUnknown,
-		"python3 my_jupyter_client_script.py":                                                                       KindUnknown,
-		"":                                                                                                          KindUnknown,
+		"/usr/bin/python3 /usr/bin/jupyter-notebook notebooks/ch3.ipynb":                                                       KindInteractive,
+		"/usr/bin/python3 /usr/bin/jupyter-lab":                                                                                KindInteractive,
+		"python3 -m notebook --no-browser":                                                                                     KindInteractive,
+		"/opt/conda/bin/python3 /opt/conda/bin/jupyterhub-singleuser --ip=0.0.0.0":                                             KindInteractive,
+		"/home/me/.vscode-server/bin/abc/node --dns-result-order=ipv4first .../bootstrap-fork --type=extensionHost":            KindInteractive,
+		"/usr/lib/code-server/lib/node /usr/lib/code-server/out/bootstrap-fork --type=extensionHost":                           KindInteractive,
+		"/usr/bin/python3 /usr/bin/jupyter-nbconvert --to notebook --execute x.ipynb":                                          KindBatch,
+		"/usr/bin/python3 -m papermill in.ipynb out.ipynb":                                                                     KindBatch,
+		"/usr/share/code/code --type=utility --utility-sub-type=node.mojom.NodeService --vscode-utility-kind=extension-host":   KindInteractive,
+		"/usr/bin/python3 /home/me/.vscode/extensions/ms-python.python-2021.1.0/pythonFiles/vscode_datascience_helpers/daemon": KindInteractive,
+		"/usr/bin/python3 /home/me/vscode-projects/run_all.py lesson.ipynb":                                                    KindUnknown,
+		"/usr/bin/python3 run_notebook.py notebooks/ch3.ipynb":                                                                 KindUnknown,
+		"python3 my_jupyter_client_script.py":                                                                                  KindUnknown,
+		"":                                                                                                                     KindUnknown,
 	} {
 		if got := FrontendOf(launcher); got != want {
 			t.Errorf("FrontendOf(%q) = %d, want %d", launcher, got, want)
