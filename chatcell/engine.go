@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/llm"
 	"github.com/gonbchat/gonbchat/replay"
 	"github.com/openai/openai-go/v3/option"
@@ -116,6 +117,9 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, h 
 	if err := cfg.err(); err != nil {
 		return nil, "", err
 	}
+	if err := keyInRequest(cfg.lang, req); err != nil {
+		return nil, "", err
+	}
 	reseeded := false
 	for attempt := 0; ; attempt++ {
 		rep, text, err := attemptOnce(ctx, cfg, cn, b, req, h)
@@ -152,6 +156,32 @@ func run(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, h 
 			h.status("")
 		}
 	}
+}
+
+// keyInRequest refuses, before anything is sent, a request whose text holds one of the keys
+// this process was configured with (a key pasted into a prompt would reach the provider's logs,
+// the offline model's echo, the display and every save file). Text that only looks like a key
+// is left alone: a lesson may well talk about "sk-…".
+func keyInRequest(lang string, req *Request) error {
+	where := msgID(-1)
+	if secret.Known(req.Instructions) {
+		where = msgKeyInInstr
+	}
+	for i := len(req.Input) - 1; i >= 0 && where < 0; i-- {
+		switch m := req.Input[i]; {
+		case !secret.Known(m.Content):
+		case m.Role.Instruction():
+			where = msgKeyInInstr
+		case i == len(req.Input)-1:
+			where = msgKeyInMessage
+		default:
+			where = msgKeyEarlier
+		}
+	}
+	if where < 0 {
+		return nil
+	}
+	return errors.New(tr(lang, msgKeyInRequest, tr(lang, where)))
 }
 
 func attemptOnce(ctx context.Context, cfg *config, cn *conn, b Backend, req *Request, h hooks) (*Reply, string, error) {

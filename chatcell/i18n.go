@@ -96,6 +96,10 @@ const (
 	msgCauseStalled
 	msgPopped
 	msgReseeded
+	msgKeyInRequest
+	msgKeyInMessage
+	msgKeyEarlier
+	msgKeyInInstr
 	msgCount
 )
 
@@ -176,6 +180,10 @@ var catalog = map[string][msgCount]string{
 		msgHintBaseURL:         "check the base URL, or whether a network login page is in the way",
 		msgCauseStalled:        "the server went silent for %s; WithStallTimeout changes the wait",
 		msgPopped:              "removed:",
+		msgKeyInRequest:        "this request contains one of your API keys (%s): nothing was sent. Remove the key from the text; a key belongs in OPENAI_API_KEY or .env, never in a message",
+		msgKeyInMessage:        "in the message",
+		msgKeyEarlier:          "in an earlier message of the conversation: Rollback removes it",
+		msgKeyInInstr:          "in the instructions or system message",
 		msgReseeded:            "the server no longer has response %s (expired or deleted): this chat sent its own copy of the thread (%d turns) again, and goes on",
 	},
 	"zh-TW": {
@@ -255,6 +263,10 @@ var catalog = map[string][msgCount]string{
 		msgHintBaseURL:         "請檢查 base URL，或是否有網路登入頁面擋住",
 		msgCauseStalled:        "伺服器 %s 沒有送出任何內容；WithStallTimeout 可調整等待時間",
 		msgPopped:              "已移除：",
+		msgKeyInRequest:        "這個請求含有你的 API key（%s）：沒有送出任何內容。請把 key 從文字中刪除；key 應該放在 OPENAI_API_KEY 或 .env，而不是訊息裡",
+		msgKeyInMessage:        "在訊息裡",
+		msgKeyEarlier:          "在對話先前的訊息裡：可用 Rollback 移除",
+		msgKeyInInstr:          "在 instructions 或 system 訊息裡",
 	},
 	"zh-CN": {
 		msgReseeded:            "服务器已没有响应 %s（过期或已删除）：这个对话重新发送了自己保存的对话串（%d 轮），继续进行",
@@ -333,6 +345,10 @@ var catalog = map[string][msgCount]string{
 		msgHintBaseURL:         "请检查 base URL，或是否有网络登录页面挡住",
 		msgCauseStalled:        "服务器 %s 没有发送任何内容；WithStallTimeout 可调整等待时间",
 		msgPopped:              "已移除：",
+		msgKeyInRequest:        "这个请求含有你的 API key（%s）：没有发送任何内容。请把 key 从文字中删除；key 应该放在 OPENAI_API_KEY 或 .env，而不是消息里",
+		msgKeyInMessage:        "在消息里",
+		msgKeyEarlier:          "在对话之前的消息里：可用 Rollback 移除",
+		msgKeyInInstr:          "在 instructions 或 system 消息里",
 	},
 }
 

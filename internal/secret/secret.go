@@ -117,6 +117,23 @@ func redactPieces(s string) string {
 	return b.String()
 }
 
+// Known reports whether s holds one of the keys this process was configured with (Register),
+// whole, escaped or a long enough piece of it; unlike Contains it ignores text that merely looks
+// like a key, so it can guard what a person writes (a prompt) without false alarms.
+func Known(s string) bool {
+	if len(s) < minRegistered {
+		return false
+	}
+	mu.RLock()
+	defer mu.RUnlock()
+	for v := range values {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return redactPieces(s) != s
+}
+
 // Contains reports whether s holds a registered key (in any of the shapes Redact hides) or
 // something shaped like a provider key. Savers use it to refuse writing such text.
 func Contains(s string) bool {

@@ -111,3 +111,18 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+func TestKnownOnlyForRegisteredKeys(t *testing.T) {
+	const key = "zq81TWlkeyvalueOfNoShape42"
+	Register(key)
+	for _, s := range []string{"use " + key + " please", `{"k":"` + key + `"}`, "begins " + key[:13]} {
+		if !Known(s) {
+			t.Errorf("Known(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "short", "sk-proj-" + strings.Repeat("x", 30), "an ordinary sentence about keys"} {
+		if Known(s) {
+			t.Errorf("Known(%q) = true, want false (not a registered key)", s)
+		}
+	}
+}
