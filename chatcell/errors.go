@@ -22,6 +22,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
 	"github.com/gonbchat/gonbchat/internal/secret"
 	"github.com/gonbchat/gonbchat/keypool"
@@ -431,6 +432,10 @@ func apiLine(lang string, apiErr *APIError) string {
 		} else {
 			msg = excerpt(string(t), 160)
 		}
+	}
+	if msg != "" && apiErr.Response != nil && apiErr.Response.Header.Get(apiwire.RefusalHeader) != "" {
+		// the class gateway's policy refused the request: its message is written for the student
+		return excerpt(msg, 400)
 	}
 	if apiErr.Code != "" && !strings.Contains(msg, apiErr.Code) {
 		status += " (" + apiErr.Code + ")"

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gonbchat/gonbchat/gateway/policy"
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 	"github.com/gonbchat/gonbchat/internal/secret"
 )
 
@@ -21,12 +22,15 @@ type apiError struct {
 	// Retry says whether the client should retry (x-should-retry, honoured by the official
 	// SDKs): a refusal of the policy is final, a busy upstream is not.
 	Retry bool
+	// Policy marks a refusal of the class policy: its message is the student's whole line
+	// (apiwire.RefusalHeader).
+	Policy bool
 }
 
 func (e *apiError) Error() string { return e.Message }
 
 func fromRefusal(r *policy.Refusal) *apiError {
-	return &apiError{Status: r.Status, Type: r.Type, Code: r.Code, Param: r.Param, Message: r.Message}
+	return &apiError{Status: r.Status, Type: r.Type, Code: r.Code, Param: r.Param, Message: r.Message, Policy: true}
 }
 
 func nullable(s string) *string {
@@ -49,6 +53,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	h.Set("X-Should-Retry", strconv.FormatBool(e.Retry))
+	if e.Policy {
+		h.Set(apiwire.RefusalHeader, "policy")
+	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
 }

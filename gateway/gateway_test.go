@@ -20,6 +20,7 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/gonbchat/gonbchat/gateway/ledger"
+	"github.com/gonbchat/gonbchat/internal/apiwire"
 )
 
 func apiErr(t *testing.T, err error) *openai.Error {
@@ -293,6 +294,14 @@ func TestAIOffAndReload(t *testing.T) {
 	if ae.StatusCode != 403 || ae.Message != "AI is switched off for the exam (until 11:00)." {
 		t.Errorf("AI off: %v", err)
 	}
+	// a refusal of the policy is marked, so chatcell shows its message alone; other errors are not
+	if h := ae.Response.Header.Get(apiwire.RefusalHeader); h != "policy" {
+		t.Errorf("AI off: %s is %q", apiwire.RefusalHeader, h)
+	}
+	_, err = c.Responses.Get(ctx, "resp_of_nobody", responses.ResponseGetParams{})
+	if ae := apiErr(t, err); ae.StatusCode != 404 || ae.Response.Header.Get(apiwire.RefusalHeader) != "" {
+		t.Errorf("a response not found: %v, %s %q", err, apiwire.RefusalHeader, ae.Response.Header.Get(apiwire.RefusalHeader))
+	}
 	// a broken edit keeps the exam going
 	if err := writeFile(e.policy, "ai_off: maybe\n"); err != nil {
 		t.Fatal(err)
@@ -307,14 +316,14 @@ func TestAIOffAndReload(t *testing.T) {
 	if _, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "m", Input: input("hi")}); err != nil {
 		t.Fatal(err)
 	}
-	rows := e.waitRows(t, 4)
+	rows := e.waitRows(t, 5)
 	var refused int
 	for _, r := range rows {
 		if r.Outcome == ledger.Refused && r.Status == 403 {
 			refused++
 		}
 	}
-	if len(rows) != 4 || refused != 2 {
+	if len(rows) != 5 || refused != 2 {
 		t.Errorf("rows %+v", rows)
 	}
 }

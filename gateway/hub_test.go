@@ -27,10 +27,11 @@ import (
 // TestJupyterHubClass runs a class for real: JupyterHub (Debian's jupyterhub package, with its
 // configurable-http-proxy) with two students; the gonbchat command built and run by the Hub as
 // a managed service, configured as gateway/README.md says, in front of a local
-// OpenAI-compatible upstream; each student's own single-user server and GoNB kernel; and Go cells
-// that ask the gateway with the Hub's token, as a notebook would. It checks that both get
-// replies, each sees only their own thread, a budget cut-off and the exam switch reach the cell
-// as one line, the ledger has every request, and the key is nowhere a student can read.
+// OpenAI-compatible upstream; each student's own single-user server and GoNB kernel; Go cells
+// that ask the gateway with the Hub's token over plain HTTP, and lesson cells (chatcell.New,
+// chat.Ask) that find the gateway by themselves from the Hub's environment. It checks that both
+// get replies, each sees only their own thread, a budget cut-off and the exam switch reach the
+// cell as one line, the ledger has every request, and the key is nowhere a student can read.
 func TestJupyterHubClass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts JupyterHub, two notebook servers and two GoNB kernels")
@@ -227,6 +228,49 @@ ask("POST", "/responses", `+"`"+`{"model":"class","input":"go on","previous_resp
 		t.Errorf("bob continued alice's thread: %s", out)
 	}
 
+	// a lesson cell, as the lessons have it: no key and no address in the notebook; gonbchat
+	// finds the gateway from what the Hub put in the environment (GONBCHAT_GATEWAY_URL, and
+	// JUPYTERHUB_API_TOKEN as the student's token)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lessonIDs := map[string]string{}
+	for _, s := range students {
+		run(s, "!*go mod edit -require=github.com/gonbchat/gonbchat@v0.0.0 -replace=github.com/gonbchat/gonbchat="+root+"\n%%")
+		out := run(s, `import "github.com/gonbchat/gonbchat/chatcell"
+
+var chat = chatcell.New(chatcell.WithName("lesson"), chatcell.WithModel("class"))
+
+%%
+chat.Ask("I am `+s+`: what is a map?")
+fmt.Println("err:", chat.Err())
+fmt.Println("last:", chat.LastID())`)
+		id := field(out, "last")
+		// the mirror upstream reflects what it received: the tutor's instruction, put first by
+		// the gateway, and the model the alias names
+		if field(out, "err") != "<nil>" || !strings.HasPrefix(id, "resp_") || !strings.Contains(out, "Give hints, not solutions.") ||
+			!strings.Contains(out, `"source":"live"`) || !strings.Contains(out, `"model":"gpt-4.1-mini"`) || !strings.Contains(out, `"gonbchat_version":`) {
+			t.Fatalf("%s's lesson cell: %s", s, out)
+		}
+		lessonIDs[s] = id
+	}
+	// the chain goes on in the next cell (a new process) through the gateway
+	if out := run("alice", `%%
+chat.Ask("and how do I delete from it?")
+fmt.Println("err:", chat.Err())
+fmt.Println("last:", chat.LastID())`); field(out, "err") != "<nil>" || field(out, "last") == lessonIDs["alice"] ||
+		!strings.Contains(out, "I am alice: what is a map?") {
+		t.Errorf("alice's second lesson cell: %s", out)
+	}
+	// bob's chat cannot go on from alice's response
+	if out := run("bob", `%%
+var stolen = chatcell.New(chatcell.WithName("stolen"), chatcell.WithLastID("`+lessonIDs["alice"]+`"))
+stolen.Ask("go on")
+fmt.Println("err:", stolen.Err())`); !strings.Contains(field(out, "err"), "previous_response_not_found") || strings.Contains(out, "I am alice") {
+		t.Errorf("bob's chat went on from alice's response: %s", out)
+	}
+
 	// a budget cut-off reaches the cell as one line
 	setPolicy(hubPolicy+"budgets: {timezone: UTC, student: {tokens: 10, per: day}}\n", "each student: 10 tokens per day")
 	out := run("bob", `%%
@@ -234,12 +278,25 @@ ask("POST", "/responses", `+"`"+`{"model":"class","input":"one more"}`+"`"+`)`)
 	if !strings.HasPrefix(out, "429") || !strings.Contains(out, "message: Your budget for today is used up (10 tokens per day); it resets at 00:00.\n") {
 		t.Errorf("budget: %s", out)
 	}
+	// and in a lesson cell, it is the cell's one line as the gateway wrote it
+	out = run("bob", `%%
+chat.Ask("one more")
+fmt.Println("err:", chat.Err())`)
+	if field(out, "err") != "Your budget for today is used up (10 tokens per day); it resets at 00:00." {
+		t.Errorf("budget in a lesson cell: %s", out)
+	}
 	// the exam switch
 	setPolicy("ai_off: true\n", "AI: OFF")
 	out = run("alice", `%%
 ask("POST", "/responses", `+"`"+`{"model":"class","input":"the answer to question 3?"}`+"`"+`)`)
 	if !strings.HasPrefix(out, "403") || !strings.Contains(out, "message: AI is switched off for the exam.\n") {
 		t.Errorf("AI off: %s", out)
+	}
+	out = run("alice", `%%
+chat.Ask("the answer to question 4?")
+fmt.Println("err:", chat.Err())`)
+	if field(out, "err") != "AI is switched off for the exam." {
+		t.Errorf("AI off in a lesson cell: %s", out)
 	}
 
 	// the ledger has every request of the cells, by student
@@ -255,12 +312,12 @@ ask("POST", "/responses", `+"`"+`{"model":"class","input":"the answer to questio
 		for _, r := range rows {
 			count[r.Student+" "+r.Outcome]++
 		}
-		if len(rows) >= 7 {
+		if len(rows) >= 13 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if count["alice ok"] != 2 || count["bob ok"] != 1 || count["alice refused"] != 2 || count["bob refused"] != 2 {
+	if count["alice ok"] != 4 || count["bob ok"] != 2 || count["alice refused"] != 3 || count["bob refused"] != 4 {
 		t.Errorf("ledger: %v", count)
 	}
 
@@ -554,6 +611,7 @@ func (k *kernel) execute(ctx context.Context, code string) string {
 				Text           string            `json:"text"`
 				ExecutionState string            `json:"execution_state"`
 				Data           map[string]any    `json:"data"`
+				Metadata       map[string]any    `json:"metadata"`
 				Ename          string            `json:"ename"`
 				Evalue         string            `json:"evalue"`
 				Traceback      []string          `json:"traceback"`
@@ -569,9 +627,13 @@ func (k *kernel) execute(ctx context.Context, code string) string {
 		case "error":
 			out.WriteString("ERROR " + m.Content.Ename + ": " + m.Content.Evalue + "\n" + strings.Join(m.Content.Traceback, "\n"))
 			return out.String()
-		case "display_data", "execute_result":
+		case "display_data", "execute_result", "update_display_data":
 			if s, ok := m.Content.Data["text/plain"].(string); ok {
-				out.WriteString(s)
+				out.WriteString(s + "\n")
+				if g, ok := m.Content.Metadata["gonbchat"]; ok {
+					b, _ := json.Marshal(g)
+					out.WriteString("metadata: " + string(b) + "\n")
+				}
 			}
 		case "status":
 			idle = idle || m.Content.ExecutionState == "idle"

@@ -343,3 +343,59 @@ func TestStreamEndingAtDoneIsRecorded(t *testing.T) {
 		t.Errorf("recording: %s", b)
 	}
 }
+
+// A key the server echoes (in an error body, in a streamed event, in the query) is not written
+// into the recording, and the recording still plays.
+func TestEchoedKeyIsNotRecorded(t *testing.T) {
+	const other = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdEFGH" // a provider key shape
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"message":"Incorrect API key provided: `+key+`.","type":"invalid_request_error","code":"invalid_api_key"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"your key is "+key+" and "+other+"\"}}]}\n\n")
+		io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	rec, err := replay.NewRecorder(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"/v1/models?key=" + key, "/v1/chat/completions"} {
+		req, _ := http.NewRequest("POST", srv.URL+u, strings.NewReader(`{"stream":true}`))
+		resp, err := rec.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if len(files) != 2 {
+		t.Fatalf("%d recordings", len(files))
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), key[3:20]) || strings.Contains(string(b), other[8:30]) {
+			t.Errorf("%s holds a key:\n%s", filepath.Base(f), b)
+		}
+	}
+	p, err := replay.NewPlayer(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://replay.invalid/v1/chat/completions", strings.NewReader(`{"stream":true}`))
+	resp, err := p.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get(replay.SourceHeader) != replay.Replayed || !strings.Contains(string(b), "your key is [redacted") {
+		t.Errorf("replayed: %s %q", resp.Header.Get(replay.SourceHeader), b)
+	}
+}

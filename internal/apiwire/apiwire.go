@@ -150,3 +150,9 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// RefusalHeader marks an error the class gateway (package gateway) sends when its policy
+// refuses a request (a budget used up, AI switched off, a model not allowed). Its message is
+// written for the student as it is, so chatcell shows that message alone, as the cell's one
+// line, without the HTTP status around it.
+const RefusalHeader = "X-Gonbchat-Refusal"
