@@ -4,6 +4,7 @@ package chatcell
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,6 +39,10 @@ type chatState struct {
 	Thread     []llm.Message `json:"thread,omitempty"`
 	ThreadEnd  string        `json:"thread_end,omitempty"`
 	LastStored bool          `json:"last_stored,omitempty"`
+	// Unstored is true when the server did not store the last response although the chat did
+	// not ask for store=false (a class gateway's policy can force it): the next turn sends the
+	// thread from the chat's own copy instead of chaining onto an id the server does not have.
+	Unstored bool `json:"unstored,omitempty"`
 }
 
 // New returns the chat named by WithName (default DefaultName). Inside a GoNB kernel it continues
@@ -119,8 +124,25 @@ func (c *Chat) reset() error {
 }
 
 func (c *Chat) request(cfg *config, msg string) *Request {
-	return &Request{Model: cfg.model, Instructions: cfg.instructionsFor(false), Input: []llm.Message{llm.UserMsg(msg)},
+	req := &Request{Model: cfg.model, Instructions: cfg.instructionsFor(false), Input: []llm.Message{llm.UserMsg(msg)},
 		PreviousResponseID: c.st.LastID, Store: cfg.store, Params: cfg.params}
+	if c.st.Unstored && c.st.LastID != "" && c.st.ThreadEnd == c.st.LastID && len(c.st.Thread) > 0 {
+		req.PreviousResponseID = ""
+		req.Input = append(append([]llm.Message(nil), c.st.Thread...), llm.UserMsg(msg))
+	}
+	return req
+}
+
+// serverStored reports whether the Responses API's response object in raw says it was stored
+// (its "store" field; true when raw does not say).
+func serverStored(raw string) bool {
+	var r struct {
+		Store *bool `json:"store"`
+	}
+	if json.Unmarshal([]byte(raw), &r) != nil || r.Store == nil {
+		return true
+	}
+	return *r.Store
 }
 
 // commit records a finished turn. It is the only place a turn changes the chat; a failed or
@@ -142,6 +164,7 @@ func (c *Chat) commit(_ context.Context, cfg *config, msg string, rep *Reply, pa
 	c.st.Thread = append(c.st.Thread, llm.UserMsg(msg), llm.AssistantMsg(rep.Text))
 	c.st.LastID, c.st.ThreadEnd = rep.ID, rep.ID
 	c.st.LastStored = cfg.store == nil || *cfg.store
+	c.st.Unstored = c.st.LastStored && !serverStored(rep.Raw)
 	c.tally.add(rep, true)
 	return c.persist()
 }
