@@ -401,6 +401,16 @@ func (x *exchange) create() {
 		}
 	}
 
+	// one answer per request: n answers would each take the clamped output, n times the budget's
+	// estimate and past its "exceeded by at most one request" promise
+	if chat {
+		if raw, ok := req["n"]; ok && string(raw) != "null" && jsonInt(raw) != 1 {
+			x.fail(&apiError{Status: 400, Type: "invalid_request_error", Param: "n", Code: "unsupported_value",
+				Message: "The class gateway gives one answer per request: leave out n, or set it to 1."})
+			return
+		}
+	}
+
 	// clamp the output
 	maxOut := int64(0)
 	if chat {

@@ -241,6 +241,20 @@ func TestPolicyRewritesRequests(t *testing.T) {
 		t.Errorf("chat row %+v", last)
 	}
 
+	// several answers in one request would multiply the clamped output: refused
+	_, err = cc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4.1-nano",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}, N: openai.Int(8)})
+	if ae := apiErr(t, err); ae.StatusCode != 400 || ae.Param != "n" || !strings.Contains(ae.Message, "one answer per request") {
+		t.Errorf("n=8: %v", err)
+	}
+	if n := len(e.upstream.Handler().Requests()); n != len(reqs) {
+		t.Errorf("n=8 reached the upstream (%d requests, was %d)", n, len(reqs))
+	}
+	if _, err := cc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4.1-nano",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}, N: openai.Int(1)}); err != nil {
+		t.Errorf("n=1: %v", err)
+	}
+
 	// a model outside the class
 	_, err = c.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-5", Input: input("hi")})
 	ae := apiErr(t, err)
