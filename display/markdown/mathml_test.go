@@ -162,7 +162,23 @@ func TestMathMLBounded(t *testing.T) {
 		}
 	}
 	if _, ok := texToMathML(strings.Repeat("{", 10000)+strings.Repeat("}", 10000), true); ok {
-		t.Error("10000 nested braces were converted (the depth limit is not applied)")
+		t.Error("10000 nested braces were converted (the length limit is not applied)")
+	}
+	// Under the length limit, the depth limit refuses deep nesting.
+	for _, in := range []string{
+		strings.Repeat("{", 1900) + "x" + strings.Repeat("}", 1900),
+		strings.Repeat(`\sqrt{`, 500) + strings.Repeat("}", 500),
+		strings.Repeat("x^{", 900) + strings.Repeat("}", 900),
+	} {
+		if len(in) > maxTeXBytes {
+			t.Fatalf("%d bytes: over the length limit", len(in))
+		}
+		if _, ok := texToMathML(in, true); ok {
+			t.Errorf("%.20q… (%d bytes) was converted (the depth limit is not applied)", in, len(in))
+		}
+	}
+	if _, ok := texToMathML(strings.Repeat("{", maxTeXDepth/4)+"x"+strings.Repeat("}", maxTeXDepth/4), true); !ok {
+		t.Error("moderate nesting was refused")
 	}
 }
 
@@ -342,8 +358,8 @@ func TestMathMLUnsafePartsCatches(t *testing.T) {
 	}
 }
 
-// BenchmarkMathML converts the formulas of testdata/mathml/formulas.md; BenchmarkMathMLAdversarial
-// the 10,000 nested braces (refused at the depth limit).
+// BenchmarkMathML renders testdata/mathml/formulas.md with WithMathML; BenchmarkMathMLAdversarial
+// converts 1,900 nested braces (under the length limit: refused at the depth limit).
 func BenchmarkMathML(b *testing.B) {
 	src, err := os.ReadFile("testdata/mathml/formulas.md")
 	if err != nil {
@@ -357,9 +373,11 @@ func BenchmarkMathML(b *testing.B) {
 }
 
 func BenchmarkMathMLAdversarial(b *testing.B) {
-	in := strings.Repeat("{", 10000) + "x" + strings.Repeat("}", 10000)
+	in := strings.Repeat("{", 1900) + "x" + strings.Repeat("}", 1900)
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		texToMathML(in, true)
+		if _, ok := texToMathML(in, true); ok {
+			b.Fatal("converted")
+		}
 	}
 }
