@@ -270,6 +270,9 @@ func (p *texParser) parseExpr(closer string) []*mnode {
 			continue
 		}
 		a := p.parseAtom()
+		if a.fn && len(out) > 0 && out[len(out)-1].tag != "mo" && out[len(out)-1].tag != "mspace" {
+			out = append(out, p.space("0.1667em")) // n\log n: a thin space before the function
+		}
 		out = append(out, a)
 		if a.fn && !p.delimiterNext() {
 			out = append(out, p.space("0.1667em"))
@@ -579,7 +582,8 @@ var texAccents = map[string]struct {
 	under   bool
 }{
 	"hat": {"^", false, false}, "widehat": {"^", true, false}, "bar": {"¯", false, false},
-	"overline": {"‾", true, false}, "underline": {"_", true, true}, "vec": {"→", false, false},
+	// U+2015 for the lines: Chromium stretches it (not ‾ or _) with the fonts it has.
+	"overline": {"―", true, false}, "underline": {"―", true, true}, "vec": {"→", false, false},
 	"dot": {"˙", false, false}, "ddot": {"¨", false, false}, "tilde": {"~", false, false},
 	"widetilde": {"~", true, false}, "check": {"ˇ", false, false}, "acute": {"´", false, false},
 	"grave": {"`", false, false}, "breve": {"˘", false, false}, "mathring": {"˚", false, false},
