@@ -235,6 +235,8 @@ func FuzzMathML(f *testing.F) {
 		f.Add(s, false)
 	}
 	r := New(WithMathML())
+	plain := New(WithMathML())
+	plain.highlight = plain.plain
 	f.Fuzz(func(t *testing.T, s string, display bool) {
 		if len(s) > 2000 {
 			return
@@ -247,6 +249,10 @@ func FuzzMathML(f *testing.F) {
 		}
 		for _, doc := range []string{"$" + s + "$", "$$" + s + "$$", "$$\n" + s + "\n$$", s} {
 			checkMathMLSafe(t, doc, r.Render(doc))
+		}
+		if len(s) <= 300 { // streaming with the option gives the full render at every step
+			doc := "文 $" + s + "$ 和\n\n$$\n" + s + "\n$$\n\n完"
+			streamExactWith(t, plain, "fuzz", doc, splitPoints(doc, 1, 9, uint64(len(s))))
 		}
 	})
 }
