@@ -47,7 +47,7 @@ import (
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
-var renderer = sync.OnceValue(markdown.New)
+var renderer = sync.OnceValue(func() *markdown.Renderer { return markdown.New() })
 
 // render renders Markdown to safe HTML, as the final update of a Cell does.
 func render(md string) string { return renderer().Render(md) }

@@ -47,10 +47,13 @@ func (m *browserModel) Stream(ctx context.Context, msgs []llm.Message) iter.Seq2
 		text, pace = strings.Repeat("慢慢地說，", 400), 60*time.Millisecond
 	case strings.Contains(q, "xss"):
 		text = evilReply
+	case strings.Contains(q, "公式"):
+		text = mathReply
 	case strings.Contains(q, "長"):
 		text = "一行很長的程式碼：\n\n```go\nvar x = \"" + strings.Repeat("abcdefghij", 30) + "\"\n```\n\n" +
 			"網址 https://example.com/" + strings.Repeat("verylongpath", 20) + " 結束。\n\n" +
-			"| 欄一 | 欄二 | 欄三 | 欄四 | 欄五 | 欄六 |\n|---|---|---|---|---|---|\n| 甲甲甲甲甲 | 乙乙乙乙乙 | 丙丙丙丙丙 | 丁丁丁丁丁 | 戊戊戊戊戊 | 己己己己己 |\n"
+			"| 欄一 | 欄二 | 欄三 | 欄四 | 欄五 | 欄六 |\n|---|---|---|---|---|---|\n| 甲甲甲甲甲 | 乙乙乙乙乙 | 丙丙丙丙丙 | 丁丁丁丁丁 | 戊戊戊戊戊 | 己己己己己 |\n\n" +
+			"$$" + strings.Repeat("x_1^2 + ", 30) + "x_n^2$$\n"
 	default:
 		text = fmt.Sprintf("收到「%s」！這是你的第 %d 句。\n\n**完全是 Lucky Vicky 呀!**\n\n```go\nfmt.Println(\"幸運\")\n```\n\n祝你有美好的一天。", q, users)
 	}
@@ -68,6 +71,9 @@ func (m *browserModel) Stream(ctx context.Context, msgs []llm.Message) iter.Seq2
 		}
 	}
 }
+
+// mathReply has inline and display math; it ends with the display formula.
+const mathReply = "質能方程是 $E = mc^2$，分數是：\n\n$$\\frac{a}{b}$$"
 
 // pressEnter presses Enter as a keyboard does: a keyDown that carries the text "\r" (so
 // that the page's preventDefault keeps it out of the text box) and a keyUp. (chromedp's
@@ -221,6 +227,46 @@ func TestBrowser(t *testing.T) {
 			t.Error("B sees A's conversation")
 		}
 		b.screenshot(shots, "webchat-visitor-b.png")
+	})
+
+	t.Run("math as MathML", func(t *testing.T) {
+		c := newTab("visitor C")
+		c.t = t
+		c.ask("給我一個公式")
+		md := eval[string](c, jsLastBotMD)
+		if n := strings.Count(md, "<math"); n != 2 || strings.Contains(md, "$E") || strings.Contains(md, `\frac`) {
+			t.Fatalf("the reply's math is not MathML: %s", md)
+		}
+		// The bubble ends with the display formula, an element of the MathML namespace (so the
+		// HTML parser read it as MathML), and Chromium lays it out: a box of its own, the
+		// numerator above the denominator.
+		got := eval[map[string]any](c, `(function () {
+			var md = document.querySelector('#log .msg.bot:last-child .md');
+			var last = md.lastElementChild, inline = md.querySelector('math:not([display])');
+			var r = last.getBoundingClientRect(), ri = inline.getBoundingClientRect();
+			var f = last.querySelector('mfrac');
+			var num = f.children[0].getBoundingClientRect(), den = f.children[1].getBoundingClientRect();
+			return {name: last.localName, ns: last.namespaceURI, display: last.getAttribute('display'),
+				height: r.height, width: r.width, inlineHeight: ri.height, inlineWidth: ri.width,
+				stacked: num.bottom <= den.top + 1 && num.height > 0 && den.height > 0,
+				text: inline.textContent};
+		})()`)
+		if got["name"] != "math" || got["ns"] != "http://www.w3.org/1998/Math/MathML" || got["display"] != "block" {
+			t.Errorf("the bubble's last element: %v", got)
+		}
+		if h, _ := got["height"].(float64); h <= 0 {
+			t.Errorf("the display formula has no height: %v", got)
+		}
+		if h, _ := got["inlineHeight"].(float64); h <= 0 {
+			t.Errorf("the inline formula has no height: %v", got)
+		}
+		if got["stacked"] != true {
+			t.Errorf("the fraction is not laid out as a fraction: %v", got)
+		}
+		if got["text"] != "E=mc2" {
+			t.Errorf("inline formula text %q", got["text"])
+		}
+		c.screenshot(shots, "webchat-math.png")
 	})
 
 	t.Run("reload keeps the history", func(t *testing.T) {

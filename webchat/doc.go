@@ -13,9 +13,10 @@
 //     atomically, the least recently used dropped past Limits.MaxVisitors).
 //   - The reply streams into the page (a streamed fetch body of JSON lines) as HTML rendered
 //     on the server by display/markdown (goldmark's safe default: no raw HTML from the model,
-//     CJK emphasis, highlighted code; math stays $…$ text, as no MathJax is bundled):
+//     CJK emphasis, highlighted code; math as MathML, which the browser lays out natively with
+//     no script, the TeX itself shown where the converter does not understand a formula):
 //     committed blocks are sent once, the open tail is re-sent, the final render replaces
-//     the whole.
+//     the whole. A formula still streaming (not yet closed) shows as its $…$ text.
 //   - Stop cancels the upstream request (the Model's context) and keeps what arrived, marked as
 //     cut short; Retry asks the last question again; Undo rolls back the last turn; Clear
 //     starts over from the greeting. A model error is one readable line in the bot's bubble

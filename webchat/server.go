@@ -243,7 +243,7 @@ func New(p persona.Persona, m Model, opts ...Option) (*Server, error) {
 		streams:  make(chan struct{}, cfg.limits.MaxStreams),
 		sessions: map[string]*session{},
 		files:    map[string]time.Time{},
-		md:       markdown.New(),
+		md:       markdown.New(markdown.WithMathML()), // no MathJax on the page: MathML, which browsers lay out natively
 		cop:      http.NewCrossOriginProtection(),
 		lang:     lang,
 		tx:       uiTexts[lang],

@@ -9,7 +9,8 @@
 //   - CJK: soft line breaks between CJK characters are not rendered as spaces, and emphasis
 //     follows the CommonMark CJK-friendly amendments, so `**注意：**这个` is bold (cjk.go).
 //   - math passthrough for MathJax: $…$, $$…$$, \(…\), \[…\] reach the page untouched but
-//     HTML-escaped, and "$5 and $10" stays text (math.go).
+//     HTML-escaped, and "$5 and $10" stays text (math.go). With WithMathML, the same formulas
+//     are rendered as MathML instead, for pages without MathJax (mathml.go).
 //   - chroma highlighting of fenced code with inline styles (no CSS classes, so it survives
 //     JupyterLab's sanitizer and nbconvert). Only the full render and committed blocks are
 //     highlighted; the streamed tail is rendered plain (RenderPlain), which is much cheaper.
@@ -97,13 +98,32 @@ type Renderer struct {
 	plain     renderer.Renderer // the streamed tail: fenced code as plain <pre><code>
 }
 
-// New returns a Renderer with the project's configuration.
-func New() *Renderer {
-	hl := newGoldmark(true)
-	return &Renderer{parser: hl.Parser(), highlight: hl.Renderer(), plain: newGoldmark(false).Renderer()}
+// An Option changes a Renderer's configuration from the default (the one notebooks use).
+type Option func(*options)
+
+type options struct {
+	mathML bool
 }
 
-func newGoldmark(highlight bool) goldmark.Markdown {
+// WithMathML renders math as MathML (<math> elements, which browsers lay out natively, with no
+// script) rather than passing the TeX through for MathJax: for pages that have no MathJax, such
+// as webchat's. A formula the converter does not understand (an unknown command, unbalanced
+// braces, …) is shown as its TeX, in <code class="tex"> (inline) or <pre class="tex"> (display).
+func WithMathML() Option { return func(o *options) { o.mathML = true } }
+
+// New returns a Renderer with the project's configuration, changed by opts.
+func New(opts ...Option) *Renderer {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	hl := newGoldmark(true, o)
+	return &Renderer{parser: hl.Parser(), highlight: hl.Renderer(), plain: newGoldmark(false, o).Renderer()}
+}
+
+func newGoldmark(highlight bool, o options) goldmark.Markdown {
 	// goldmark's emphasis parser (CommonMark flanking) is replaced by the CJK-friendly one.
 	var inlines []util.PrioritizedValue
 	for _, v := range parser.DefaultInlineParsers() {
@@ -126,7 +146,7 @@ func newGoldmark(highlight bool) goldmark.Markdown {
 		strikethroughRenderer{},
 		extension.TaskList,
 		extension.CJK,
-		mathExtension{},
+		mathExtension{mathML: o.mathML},
 	}
 	if highlight {
 		exts = append(exts, highlighting.NewHighlighting(

@@ -32,10 +32,10 @@ import (
 var dollar = &passthrough.Delimiters{Open: "$", Close: "$"}
 
 // mathExtension is the hugo passthrough extension configured for MathJax's delimiters, plus the
-// dollar parser and the escaping renderers.
-type mathExtension struct{}
+// dollar parser and the escaping renderers (or, with mathML, the MathML renderers).
+type mathExtension struct{ mathML bool }
 
-func (mathExtension) Extend(m goldmark.Markdown) {
+func (e mathExtension) Extend(m goldmark.Markdown) {
 	passthrough.New(passthrough.Config{
 		InlineDelimiters: []passthrough.Delimiters{{Open: `\(`, Close: `\)`}},
 		BlockDelimiters:  []passthrough.Delimiters{{Open: "$$", Close: "$$"}, {Open: `\[`, Close: `\]`}},
@@ -46,7 +46,11 @@ func (mathExtension) Extend(m goldmark.Markdown) {
 		parser.WithBlockParsers(util.Prioritized(mathBlockParser{}, 90)),
 	)
 	// A lower priority value registers last and wins over the extension's raw renderers (99, 101).
-	m.Renderer().AddOptions(renderer.WithNodeRenderers(util.Prioritized(mathRenderer{}, 10)))
+	var r renderer.NodeRenderer = mathRenderer{}
+	if e.mathML {
+		r = mathMLRenderer{}
+	}
+	m.Renderer().AddOptions(renderer.WithNodeRenderers(util.Prioritized(r, 10)))
 }
 
 // dollarParser parses $…$ inline math. It runs after the passthrough parser, which takes $$.
@@ -243,4 +247,80 @@ func skipCodeSpan(line []byte, i int) int {
 		j += k
 	}
 	return i + n - 1
+}
+
+// mathMLRenderer writes math as MathML (WithMathML), or, where the converter fails, as its TeX
+// in a code span (inline) or a code block (display).
+type mathMLRenderer struct{}
+
+func (mathMLRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	reg.Register(passthrough.KindPassthroughInline, renderMathMLInline)
+	reg.Register(passthrough.KindPassthroughBlock, renderMathMLBlock)
+}
+
+// splitMath returns the TeX between the delimiters of a formula's source, and what follows the
+// closer (only a display block's last line can have something there).
+func splitMath(src []byte, d *passthrough.Delimiters) (tex, after []byte, ok bool) {
+	src = bytes.TrimSpace(src)
+	if d == nil || !bytes.HasPrefix(src, []byte(d.Open)) {
+		return nil, nil, false
+	}
+	body := src[len(d.Open):]
+	i := bytes.Index(body, []byte(d.Close))
+	if i < 0 {
+		return nil, nil, false
+	}
+	return body[:i], body[i+len(d.Close):], true
+}
+
+func renderMathMLInline(w util.BufWriter, source []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+	p, ok := n.(*passthrough.PassthroughInline)
+	if !entering || !ok {
+		return ast.WalkSkipChildren, nil
+	}
+	src := p.Segment.Value(source)
+	display := p.Delimiters != nil && (p.Delimiters.Open == "$$" || p.Delimiters.Open == `\[`)
+	if tex, after, ok := splitMath(src, p.Delimiters); ok && len(bytes.TrimSpace(after)) == 0 {
+		if out, ok := texToMathML(string(tex), display); ok {
+			_, _ = w.WriteString(out)
+			return ast.WalkSkipChildren, nil
+		}
+	}
+	_, _ = w.WriteString(`<code class="tex">`)
+	_, _ = w.Write(util.EscapeHTML(src))
+	_, _ = w.WriteString(`</code>`)
+	return ast.WalkSkipChildren, nil
+}
+
+func renderMathMLBlock(w util.BufWriter, source []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+	if !entering {
+		return ast.WalkSkipChildren, nil
+	}
+	var src []byte
+	lines := n.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		src = append(src, seg.Value(source)...)
+	}
+	var d *passthrough.Delimiters
+	switch n := n.(type) {
+	case *mathBlock:
+		d = n.Delimiters
+	case *passthrough.PassthroughBlock:
+		d = n.Delimiters
+	}
+	if tex, after, ok := splitMath(src, d); ok {
+		if out, ok := texToMathML(string(tex), true); ok {
+			_, _ = w.WriteString(out)
+			if after = bytes.TrimSpace(after); len(after) > 0 {
+				_, _ = w.Write(util.EscapeHTML(after))
+			}
+			_ = w.WriteByte('\n')
+			return ast.WalkSkipChildren, nil
+		}
+	}
+	_, _ = w.WriteString(`<pre class="tex"><code>`)
+	_, _ = w.Write(util.EscapeHTML(bytes.TrimRight(src, " \t\n")))
+	_, _ = w.WriteString("</code></pre>\n")
+	return ast.WalkSkipChildren, nil
 }

@@ -69,7 +69,12 @@ func testDocs(t *testing.T) map[string]string {
 // exactly the render of the prefix. It returns the Incremental at the end.
 func streamExact(t *testing.T, name, doc string, ends []int) *Incremental {
 	t.Helper()
-	r := unhighlighted()
+	return streamExactWith(t, unhighlighted(), name, doc, ends)
+}
+
+// streamExactWith is streamExact with the renderer r (highlighting off, as unhighlighted's).
+func streamExactWith(t *testing.T, r *Renderer, name, doc string, ends []int) *Incremental {
+	t.Helper()
 	inc := r.NewIncremental()
 	var prev []string
 	start, prevCut := 0, 0
