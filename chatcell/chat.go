@@ -156,7 +156,7 @@ func (c *Chat) commit(_ context.Context, cfg *config, msg string, rep *Reply, pa
 		case partial != "":
 			return wrap(cfg.lang, err, tr(cfg.lang, msgHintChatCut))
 		}
-		return wrap(cfg.lang, err, keyHint(cfg, c.conn(), err))
+		return wrap(cfg.lang, err, refusalHint(cfg, c.conn(), err))
 	}
 	if c.st.ThreadEnd != c.st.LastID {
 		c.st.Thread = nil // the chat moved to a thread it has no copy of
@@ -218,17 +218,30 @@ func (c *Chat) load(filename string) error {
 	return c.persist()
 }
 
-// keyHint says which key to check when the server refused it.
-func keyHint(cfg *config, cn *conn, err error) string {
+// refusalHint says what to check when a live server refused a request: the key it refused (or
+// the class gateway's token), or, for a 404 from a server of one's own, whether it has the
+// Responses API at all (many OpenAI-compatible servers have only Chat Completions).
+func refusalHint(cfg *config, cn *conn, err error) string {
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || cn.source != Live {
+	if !errors.As(err, &apiErr) || cn.source != Live {
 		return ""
 	}
-	switch {
-	case cfg.apiKey != "":
-		return tr(cfg.lang, msgHintKeyOption)
-	case cfg.provider != nil:
-		return tr(cfg.lang, msgHintKeyEnv, cfg.provider.KeyEnv)
+	switch apiErr.StatusCode {
+	case 401:
+		switch {
+		case cn.gatewayToken != "":
+			return tr(cfg.lang, msgHintGatewayToken, cn.gatewayToken)
+		case cfg.apiKey != "":
+			return tr(cfg.lang, msgHintKeyOption)
+		case cfg.provider != nil:
+			return tr(cfg.lang, msgHintKeyEnv, cfg.provider.KeyEnv)
+		}
+		return tr(cfg.lang, msgHintKeyEnv, "OPENAI_API_KEY")
+	case 404:
+		if cn.baseURL != OpenAIBaseURL && cn.provider == "" && isResponses(cfg.backend) &&
+			apiErr.Code != "model_not_found" && !strings.Contains(strings.ToLower(apiErr.Message), "model") {
+			return tr(cfg.lang, msgHintNoResponses)
+		}
 	}
-	return tr(cfg.lang, msgHintKeyEnv, "OPENAI_API_KEY")
+	return ""
 }

@@ -93,6 +93,8 @@ type conn struct {
 	baseURL  string
 	provider string // the preset's name, "" for OpenAI or a base URL
 	chatOnly bool
+	// gatewayToken names the variable of the token a class gateway was given ("" otherwise).
+	gatewayToken string
 }
 
 var loadDotenv = sync.OnceFunc(func() {
@@ -128,7 +130,7 @@ func resolveConn(cfg *config) *conn {
 	if dir := os.Getenv(EnvReplay); dir != "" {
 		return replayConn(cfg, dir)
 	}
-	key, base, name := cfg.apiKey, cfg.baseURL, ""
+	key, base, name, gatewayToken := cfg.apiKey, cfg.baseURL, "", ""
 	if cfg.pool != nil {
 		key = poolKey // the pool sets each request's key
 	}
@@ -146,9 +148,9 @@ func resolveConn(cfg *config) *conn {
 	} else {
 		if gw := os.Getenv(EnvGateway); gw != "" && key == "" && base == "" {
 			// A class: the gateway holds the teacher's keys; the student's token names the student.
-			base, key = gw, os.Getenv(EnvGatewayToken)
+			base, key, gatewayToken = gw, os.Getenv(EnvGatewayToken), EnvGatewayToken
 			if key == "" {
-				key = os.Getenv("JUPYTERHUB_API_TOKEN")
+				key, gatewayToken = os.Getenv("JUPYTERHUB_API_TOKEN"), "JUPYTERHUB_API_TOKEN"
 			}
 		}
 		if key == "" {
@@ -166,7 +168,7 @@ func resolveConn(cfg *config) *conn {
 			key = "none" // a local OpenAI-compatible server (Ollama, vLLM…) that takes any key
 		}
 	}
-	c := &conn{source: Live, baseURL: base, provider: name, chatOnly: cfg.provider != nil && cfg.provider.ChatOnly}
+	c := &conn{source: Live, baseURL: base, provider: name, chatOnly: cfg.provider != nil && cfg.provider.ChatOnly, gatewayToken: gatewayToken}
 	c.opts = append(c.opts, option.WithBaseURL(base), option.WithAPIKey(key))
 	if base == OpenAIBaseURL {
 		if org := os.Getenv("OPENAI_ORG_ID"); org != "" {

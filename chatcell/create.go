@@ -49,7 +49,7 @@ func showErr(cfg *config, err error) {
 func Create(msg string, opts ...CreateOption) Reply {
 	cfg, cn := createConfig(opts)
 	rep, _, interrupted, err := showTurn(context.Background(), cfg, cn, oneShot(cfg, msg), nil)
-	err = withKeyHint(cfg, cn, err)
+	err = withHint(cfg, cn, err)
 	showErr(cfg, err)
 	if err == nil && !cfg.quiet {
 		display.Info(usageLine(cfg, cn, rep, tally{}))
@@ -68,14 +68,14 @@ func CreateContext(ctx context.Context, msg string, opts ...CreateOption) (Reply
 	cfg, cn := createConfig(opts)
 	rep, _, err := run(ctx, cfg, cn, cfg.backend, oneShot(cfg, msg), hooks{})
 	if err != nil {
-		return Reply{}, wrap(cfg.lang, withKeyHint(cfg, cn, err))
+		return Reply{}, wrap(cfg.lang, withHint(cfg, cn, err))
 	}
 	return *rep, nil
 }
 
-// withKeyHint adds which key to check to a refused key, as a chat's turn does.
-func withKeyHint(cfg *config, cn *conn, err error) error {
-	if h := keyHint(cfg, cn, err); h != "" {
+// withHint adds which key to check to a refused key, as a chat's turn does.
+func withHint(cfg *config, cn *conn, err error) error {
+	if h := refusalHint(cfg, cn, err); h != "" {
 		return &hintError{err: err, hint: h}
 	}
 	return err
@@ -158,7 +158,7 @@ func ShowEvents(msg string, opts ...CreateOption) error {
 	if err == nil {
 		return nil
 	}
-	err = withKeyHint(cfg, cn, tp.explain(err))
+	err = withHint(cfg, cn, tp.explain(err))
 	showErr(cfg, err)
 	if interrupted {
 		reraise()

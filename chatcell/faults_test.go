@@ -450,6 +450,62 @@ func TestOneShotsSayWhichKeyToCheck(t *testing.T) {
 	}
 }
 
+// A refusal says what to check where it can tell: a class gateway's token is not a key to fix
+// in OPENAI_API_KEY, and a server of one's own that answers the Responses API with 404 most
+// likely has only Chat Completions.
+func TestRefusalHints(t *testing.T) {
+	srv := newBadServer(t)
+	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", chatcell.EnvGatewayToken} {
+		t.Setenv(k, "")
+	}
+	hist := func(more ...chatcell.HistOption) error {
+		h := chatcell.NewHistList(append([]chatcell.HistOption{chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en")}, more...)...)
+		_, err := h.Reply(context.Background(), "hi")
+		return err
+	}
+	t.Run("gateway token", func(t *testing.T) {
+		t.Setenv(chatcell.EnvGateway, srv.URL+"/v1")
+		t.Setenv("JUPYTERHUB_API_TOKEN", "hub-token-0123456789abcdef")
+		srv.script(apiError(401, "invalid_request_error", "invalid_api_key", "The class gateway does not know this token."))
+		err := hist()
+		if err == nil || !strings.HasSuffix(err.Error(), "(the class gateway did not accept this notebook's token (JUPYTERHUB_API_TOKEN): ask your teacher)") {
+			t.Errorf("%v", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "OPENAI_API_KEY") {
+			t.Errorf("a student is told to check a key they do not have: %v", err)
+		}
+	})
+	notFound := func() fault { return apiError(404, "invalid_request_error", "", "Invalid URL (POST /v1/responses)") }
+	const responsesHint = "(this server may have no Responses API: for Chat Completions use NewHistList(WithBackend(completions.Backend{})))"
+	base := []chatcell.ConnOption{chatcell.WithBaseURL(srv.URL + "/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789")}
+	t.Run("no Responses API", func(t *testing.T) {
+		srv.script(notFound())
+		if err := hist(base[0], base[1]); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
+			t.Errorf("ChatWithHistList: %v", err)
+		}
+		srv.script(notFound())
+		c := chatcell.New(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"), base[0], base[1])
+		c.Ask("hi")
+		if err := c.Err(); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
+			t.Errorf("Chat: %v", err)
+		}
+		srv.script(notFound())
+		if _, err := chatcell.CreateContext(context.Background(), "hi", base[0], base[1], chatcell.WithQuiet()); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
+			t.Errorf("Create: %v", err)
+		}
+	})
+	t.Run("other 404s", func(t *testing.T) {
+		srv.script(apiError(404, "invalid_request_error", "model_not_found", "The model `gpt-9` does not exist or you do not have access to it."))
+		if err := hist(base[0], base[1]); err == nil || strings.Contains(err.Error(), "Responses API") {
+			t.Errorf("a missing model: %v", err)
+		}
+		srv.script(apiError(404, "invalid_request_error", "", "Not found"))
+		if err := hist(base[0], base[1], chatcell.WithBackend(completions.Backend{})); err == nil || strings.Contains(err.Error(), "Responses API") {
+			t.Errorf("Chat Completions: %v", err)
+		}
+	})
+}
+
 // A proxy set after the process made its first request counts for the next one: in kernel mode
 // one helper process serves every cell of a kernel, and `%env HTTP_PROXY=…` in a later cell must
 // work as it does when each cell is a new process.

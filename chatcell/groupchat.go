@@ -450,7 +450,7 @@ func (g *GroupChat) turn(ctx context.Context, cues []Cue, show bool) ([]Remark, 
 			}
 			kept := keptRemarks(partial, cues)
 			if len(kept) == 0 {
-				return nil, nil, interrupted, wrap(lang, err, keyHint(cfg, g.conn(), err))
+				return nil, nil, interrupted, wrap(lang, err, refusalHint(cfg, g.conn(), err))
 			}
 			g.st.Dialog = append(g.st.Dialog, kept...)
 			err = wrap(lang, err, tr(lang, msgHintHistCut))

@@ -183,7 +183,7 @@ func (c *ChatWithHistList) commit(ctx context.Context, cfg *config, msg string, 
 		c.hist.AppendTurn(llm.UserMsg(msg), cut)
 		err = wrap(cfg.lang, err, tr(cfg.lang, msgHintHistCut))
 	default:
-		return wrap(cfg.lang, err, keyHint(cfg, c.conn(), err))
+		return wrap(cfg.lang, err, refusalHint(cfg, c.conn(), err))
 	}
 	if perr := c.persist(); perr != nil && err == nil {
 		err = perr

@@ -100,6 +100,8 @@ const (
 	msgKeyInMessage
 	msgKeyEarlier
 	msgKeyInInstr
+	msgHintGatewayToken
+	msgHintNoResponses
 	msgCount
 )
 
@@ -184,6 +186,8 @@ var catalog = map[string][msgCount]string{
 		msgKeyInMessage:        "in the message",
 		msgKeyEarlier:          "in an earlier message of the conversation: Rollback removes it",
 		msgKeyInInstr:          "in the instructions or system message",
+		msgHintGatewayToken:    "the class gateway did not accept this notebook's token (%s): ask your teacher",
+		msgHintNoResponses:     "this server may have no Responses API: for Chat Completions use NewHistList(WithBackend(completions.Backend{}))",
 		msgReseeded:            "the server no longer has response %s (expired or deleted): this chat sent its own copy of the thread (%d turns) again, and goes on",
 	},
 	"zh-TW": {
@@ -267,6 +271,8 @@ var catalog = map[string][msgCount]string{
 		msgKeyInMessage:        "在訊息裡",
 		msgKeyEarlier:          "在對話先前的訊息裡：可用 Rollback 移除",
 		msgKeyInInstr:          "在 instructions 或 system 訊息裡",
+		msgHintGatewayToken:    "班級閘道不接受這個筆記本的權杖（%s）：請詢問老師",
+		msgHintNoResponses:     "這個伺服器可能沒有 Responses API：只有 Chat Completions 時請用 NewHistList(WithBackend(completions.Backend{}))",
 	},
 	"zh-CN": {
 		msgReseeded:            "服务器已没有响应 %s（过期或已删除）：这个对话重新发送了自己保存的对话串（%d 轮），继续进行",
@@ -349,6 +355,8 @@ var catalog = map[string][msgCount]string{
 		msgKeyInMessage:        "在消息里",
 		msgKeyEarlier:          "在对话之前的消息里：可用 Rollback 移除",
 		msgKeyInInstr:          "在 instructions 或 system 消息里",
+		msgHintGatewayToken:    "班级网关不接受这个笔记本的令牌（%s）：请询问老师",
+		msgHintNoResponses:     "这个服务器可能没有 Responses API：只有 Chat Completions 时请用 NewHistList(WithBackend(completions.Backend{}))",
 	},
 }
 

@@ -86,6 +86,10 @@ func serveCmd(args []string, stderr io.Writer) int {
 		hint := completionsHint(*lang)
 		wopts = append(wopts, webchat.WithDescribe(func(err error) string {
 			line := chatcell.Describe(err)
+			// chatcell's own hint names the Go fix; on the page the flag is the fix.
+			if goFix := "NewHistList(WithBackend(completions.Backend{}))"; strings.Contains(line, goFix) {
+				return strings.Replace(line, goFix, "gonbchat serve --completions", 1)
+			}
 			var apiErr *chatcell.APIError
 			if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound && apiErr.Code != "model_not_found" {
 				line = strings.TrimRight(line, ".。 ") + hint
