@@ -25,6 +25,7 @@ import (
 	_ "github.com/gonbchat/gonbchat/chatcell/completions" // providers with only Chat Completions (groq, gemini…) work by themselves
 	"github.com/gonbchat/gonbchat/display"
 	"github.com/gonbchat/gonbchat/internal/fsutil"
+	"github.com/gonbchat/gonbchat/internal/kernel"
 	"github.com/gonbchat/gonbchat/internal/kernelenv"
 	"github.com/gonbchat/gonbchat/persona"
 )
@@ -67,6 +68,9 @@ func Launch(p persona.Persona, m Model, opts ...Option) error {
 	// First of all: a stop that comes while the page starts must stop it, not kill the process.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// In kernel mode a stop during a model call would otherwise end the cell as soon as the call
+	// returned, before the page is closed, the conversations saved and the last line shown.
+	defer kernel.HandleInterrupts()()
 	return launch(ctx, p, m, launchEnv{
 		notebook: gonbui.IsNotebook, getenv: os.Getenv, frontend: kernelenv.Frontend, out: os.Stdout, errOut: os.Stderr,
 	}, opts...)

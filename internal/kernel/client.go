@@ -46,7 +46,30 @@ var (
 	inflight    int
 	sigCh       chan os.Signal
 	interrupted bool
+	handled     int // HandleInterrupts in force
 )
+
+// HandleInterrupts declares that the cell program stops by itself on an interrupt, as
+// webchat.Launch does (it serves until the stop button, then closes the page, saves the
+// conversations and says so): an interrupt still stops the helper's calls in flight, but the
+// cell is not ended after them. release undoes it.
+func HandleInterrupts() (release func()) {
+	sigMu.Lock()
+	handled++
+	sigMu.Unlock()
+	return sync.OnceFunc(func() {
+		sigMu.Lock()
+		handled--
+		sigMu.Unlock()
+	})
+}
+
+// endsCell reports whether an interrupt ends the cell (nobody declared it handles them).
+func endsCell() bool {
+	sigMu.Lock()
+	defer sigMu.Unlock()
+	return handled == 0
+}
 
 // InterruptWait bounds the wait for the helper to wind the calls down after an interrupt (GoNB
 // kills the cell 5 s after the interrupt).
@@ -324,6 +347,9 @@ func end() {
 	sigMu.Lock()
 	inflight--
 	stop := inflight == 0
+	if stop && interrupted && handled > 0 {
+		interrupted = false // the program winds down by itself; its next calls are ordinary
+	}
 	intr := interrupted
 	if stop && sigCh != nil && !intr {
 		signal.Stop(sigCh)
@@ -342,7 +368,7 @@ func onInterrupt(ch chan os.Signal) {
 		again := interrupted
 		interrupted = true
 		sigMu.Unlock()
-		if again {
+		if again && endsCell() {
 			reraise() // a second stop: do not wait
 		}
 		connMu.Lock()
@@ -351,7 +377,9 @@ func onInterrupt(ch chan os.Signal) {
 		if c != nil {
 			c.send(&Frame{Interrupt: true})
 		}
-		time.AfterFunc(InterruptWait, reraise)
+		if endsCell() {
+			time.AfterFunc(InterruptWait, reraise)
+		}
 	}
 }
 

@@ -12,6 +12,9 @@ import (
 // Kernel mode needs a unix socket and a GoNB kernel (Linux, macOS).
 var errNoKernel = errors.New("gonbchat's kernel mode (-tags " + Tag + ") needs Linux or macOS: build without that tag")
 
+// HandleInterrupts does nothing here: there is no kernel mode.
+func HandleInterrupts() (release func()) { return func() {} }
+
 // Handle is a helper-side object; there is none here.
 type Handle struct{}
 
