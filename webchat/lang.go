@@ -5,11 +5,13 @@ import (
 	"os"
 	"strings"
 	"unicode"
+
+	"github.com/gonbchat/gonbchat/internal/lang"
 )
 
 // EnvLanguage names the environment variable that sets the page's default language ("zh-TW",
 // "zh-CN" or "en"), the same variable that sets the language of gonbchat's notebook lines.
-const EnvLanguage = "GONBCHAT_LANG"
+const EnvLanguage = lang.Env
 
 // WithLanguage sets the language of the page's own words: the buttons (Send, Stop, Retry, Undo,
 // Clear), the text box's placeholder, the lines under the bot's bubbles ("cut short"…) and the
@@ -18,31 +20,17 @@ const EnvLanguage = "GONBCHAT_LANG"
 // translated.
 func WithLanguage(lang string) Option { return func(c *config) { c.lang = lang } }
 
-// pageLanguage normalises a language tag; ok is false for a language the page does not speak.
-func pageLanguage(tag string) (lang string, ok bool) {
-	t := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(tag), "_", "-"))
-	switch {
-	case t == "zh-tw" || t == "zh-hant" || strings.HasPrefix(t, "zh-hant-") || t == "zh-hk" || t == "zh-mo":
-		return "zh-TW", true
-	case t == "zh" || t == "zh-cn" || t == "zh-hans" || strings.HasPrefix(t, "zh-hans-") || t == "zh-sg":
-		return "zh-CN", true
-	case t == "en" || strings.HasPrefix(t, "en-"):
-		return "en", true
-	}
-	return "", false
-}
-
 // resolveLanguage is the page's language: the option's, else $GONBCHAT_LANG's (ignored when it
 // is not one the page speaks), else English.
 func resolveLanguage(opt string) (string, error) {
 	if opt != "" {
-		l, ok := pageLanguage(opt)
+		l, ok := lang.Parse(opt)
 		if !ok {
 			return "", errors.New("webchat: WithLanguage(\"" + opt + "\"): use zh-TW, zh-CN or en")
 		}
 		return l, nil
 	}
-	if l, ok := pageLanguage(os.Getenv(EnvLanguage)); ok {
+	if l, ok := lang.Parse(os.Getenv(EnvLanguage)); ok {
 		return l, nil
 	}
 	return "en", nil
