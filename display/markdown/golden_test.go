@@ -13,18 +13,24 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*.html from the
 // TestGolden renders testdata/golden/*.md and compares with the .html next to it. Run
 // `go test ./display/markdown -run Golden -update` after an intended change, and review the diff.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/golden/*.md")
+	checkGolden(t, "testdata/golden/*.md", New(), checkSafe)
+}
+
+// checkGolden renders every input that matches pattern with r, checks the HTML with check, and
+// compares it with the .html file next to the input (rewritten with -update).
+func checkGolden(t *testing.T, pattern string, r *Renderer, check func(t *testing.T, name, html string)) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden inputs: %v", err)
 	}
-	r := New()
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := r.Render(string(src))
-		checkSafe(t, f, got)
+		check(t, f, got)
 		golden := strings.TrimSuffix(f, ".md") + ".html"
 		if *update {
 			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

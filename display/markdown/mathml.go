@@ -11,13 +11,15 @@ package markdown
 //
 // Safety by construction: the output is built from a tree whose element names and attribute
 // strings are constants of this file; text from the model only ever reaches the output through
-// escapeText. Work is bounded: the input is at most maxTeXBytes, nesting at most maxTeXDepth,
-// the tree at most maxTeXNodes nodes, and every token is looked at a bounded number of times.
+// goldmark's util.EscapeHTML. Work is bounded: the input is at most maxTeXBytes, nesting at
+// most maxTeXDepth, the tree at most maxTeXNodes nodes, and every token is looked at a bounded number of times.
 
 import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/yuin/goldmark/util"
 )
 
 const (
@@ -74,30 +76,13 @@ func (n *mnode) write(b *strings.Builder) {
 	b.WriteString(n.tag)
 	b.WriteString(n.attrs)
 	b.WriteByte('>')
-	escapeText(b, n.text)
+	b.Write(util.EscapeHTML([]byte(n.text)))
 	for _, k := range n.kids {
 		k.write(b)
 	}
 	b.WriteString("</")
 	b.WriteString(n.tag)
 	b.WriteByte('>')
-}
-
-func escapeText(b *strings.Builder, s string) {
-	for _, r := range s {
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '"':
-			b.WriteString("&quot;")
-		default:
-			b.WriteRune(r)
-		}
-	}
 }
 
 func tokenizeTeX(s string) []texTok {

@@ -3,7 +3,6 @@ package markdown
 import (
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,33 +12,7 @@ import (
 // TestMathMLGolden renders testdata/mathml/*.md with WithMathML and compares with the .html
 // next to it (-update rewrites them: review the diff).
 func TestMathMLGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/mathml/*.md")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	r := New(WithMathML())
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := r.Render(string(src))
-		checkMathMLSafe(t, f, got)
-		golden := strings.TrimSuffix(f, ".md") + ".html"
-		if *update {
-			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
-		}
-		if got != string(want) {
-			t.Errorf("%s: render differs from %s (run with -update and review the diff)\ngot:\n%s", f, golden, got)
-		}
-	}
+	checkGolden(t, "testdata/mathml/*.md", New(WithMathML()), checkMathMLSafe)
 }
 
 // The option changes only math: the same document without math renders the same, and the
