@@ -102,52 +102,16 @@ func TestServe(t *testing.T) {
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("URL %s is not on loopback", url)
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	res, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	c, page, csrf := visit(t, url)
 	for _, want := range []string{"<title>員瑛式思考生成器</title>", ">送出</button>", ">停止</button>", "今天出門忘記帶傘"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("the page lacks %s", want)
 		}
 	}
-	m := csrfMeta.FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF token in the page:\n%s", page)
-	}
-	req, _ := http.NewRequest("POST", url+"api/send", strings.NewReader(`{"text":"早上差一秒沒趕上公車"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Gonbchat-Csrf", string(m[1]))
-	res, err = c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, "application/x-ndjson") {
-		t.Fatalf("send: %s %s", res.Status, ct)
-	}
-	var progress int
-	var done struct {
-		Done  bool
-		HTML  string
-		Error string
-	}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() {
-		if bytes.Contains(sc.Bytes(), []byte(`"done":true`)) {
-			json.Unmarshal(sc.Bytes(), &done)
-		} else {
-			progress++
-		}
-	}
-	res.Body.Close()
+	progress, html, errLine := send(t, c, url, csrf, "早上差一秒沒趕上公車")
 	// The offline mirror model shows what it received: the persona and the question.
-	if !done.Done || done.Error != "" || !strings.Contains(done.HTML, "早上差一秒沒趕上公車") || progress < 2 {
-		t.Fatalf("the reply did not stream: %d progress events, final %+v", progress, done)
+	if errLine != "" || !strings.Contains(html, "早上差一秒沒趕上公車") || progress < 2 {
+		t.Fatalf("the reply did not stream: %d progress events, final %q / %q", progress, html, errLine)
 	}
 	s.interrupt()
 	if out := s.out.String(); !strings.Contains(out, "已停止") || strings.Contains(out, "panic") {
@@ -258,6 +222,15 @@ func ccOnlyServer(t *testing.T) string {
 // sendOnce asks one question as a new visitor and returns the reply's final event.
 func sendOnce(t *testing.T, url, q string) (html, errLine string) {
 	t.Helper()
+	c, _, csrf := visit(t, url)
+	_, html, errLine = send(t, c, url, csrf, q)
+	return html, errLine
+}
+
+// visit opens the page as a new visitor: the visitor's client (it keeps the cookie), the page
+// and its CSRF token.
+func visit(t *testing.T, url string) (*http.Client, []byte, string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	res, err := c.Get(url)
@@ -270,15 +243,25 @@ func sendOnce(t *testing.T, url, q string) (html, errLine string) {
 	if m == nil {
 		t.Fatalf("no CSRF token in the page:\n%s", page)
 	}
+	return c, page, string(m[1])
+}
+
+// send posts q and reads the streamed answer: the progress events before the final one, and
+// the final event's HTML and error line.
+func send(t *testing.T, c *http.Client, url, csrf, q string) (progress int, html, errLine string) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]string{"text": q})
 	req, _ := http.NewRequest("POST", url+"api/send", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Gonbchat-Csrf", string(m[1]))
-	res, err = c.Do(req)
+	req.Header.Set("X-Gonbchat-Csrf", csrf)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, "application/x-ndjson") {
+		t.Fatalf("send: %s %s", res.Status, ct)
+	}
 	var done struct {
 		Done  bool
 		HTML  string
@@ -289,12 +272,14 @@ func sendOnce(t *testing.T, url, q string) (html, errLine string) {
 	for sc.Scan() {
 		if bytes.Contains(sc.Bytes(), []byte(`"done":true`)) {
 			json.Unmarshal(sc.Bytes(), &done)
+		} else {
+			progress++
 		}
 	}
 	if !done.Done {
 		t.Fatalf("send: %s, no final event", res.Status)
 	}
-	return done.HTML, done.Error
+	return progress, done.HTML, done.Error
 }
 
 // OPENAI_BASE_URL at a server with only Chat Completions: the Responses API's 404 says, in the
