@@ -107,19 +107,24 @@ var loadDotenv = sync.OnceFunc(func() {
 			}
 		}
 	}
-	// Every key this process may use is hidden wherever text leaves the library.
-	names := []string{"OPENAI_API_KEY", EnvGatewayToken, "JUPYTERHUB_API_TOKEN"}
-	for _, p := range Providers {
-		names = append(names, p.KeyEnv)
-	}
-	secret.RegisterEnv(os.Getenv, names...)
 })
+
+// registerEnvKeys hides every key the environment holds wherever text leaves the library. It
+// runs for every connection, not once: in kernel mode one helper process serves every cell, and
+// a key set with %env in a later cell must be hidden too (known values cost a map lookup).
+func registerEnvKeys() {
+	secret.RegisterEnv(os.Getenv, "OPENAI_API_KEY", EnvGatewayToken, "JUPYTERHUB_API_TOKEN")
+	for _, p := range Providers {
+		secret.Register(os.Getenv(p.KeyEnv))
+	}
+}
 
 // resolveConn decides, from the options and the environment, where the chat's requests go and
 // with which key. A key only ever goes to the host it belongs to: OPENAI_API_KEY to OpenAI (or
 // OPENAI_BASE_URL), a provider's variable to that provider, WithAPIKey to the chat's server.
 func resolveConn(cfg *config) *conn {
 	loadDotenv()
+	registerEnvKeys()
 	secret.Register(cfg.apiKey)
 	if cfg.err() != nil {
 		return &conn{} // the chat reports its error at every verb and sends nothing

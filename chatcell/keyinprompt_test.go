@@ -4,9 +4,13 @@ package chatcell_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gonbchat/gonbchat/chatcell"
@@ -127,4 +131,39 @@ func TestKeyInAPromptIsNeverSent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The user's configuration: only OPENAI_API_KEY, no base URL (requests go to api.openai.com,
+// here through a proxy that counts them). A key set later in the same process, as %env does in
+// a later cell served by the one kernel-mode helper, is guarded as well as the first.
+func TestKeyFromTheEnvironmentInAPrompt(t *testing.T) {
+	var connects atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		connects.Add(1)
+		http.Error(w, "refused by the test proxy", http.StatusForbidden)
+	}))
+	t.Cleanup(proxy.Close)
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy"} {
+		t.Setenv(k, proxy.URL)
+	}
+	for _, k := range []string{"NO_PROXY", "no_proxy", "OPENAI_BASE_URL"} {
+		t.Setenv(k, "")
+	}
+	dir := t.TempDir()
+	var c *chatcell.ChatWithHistList
+	for i, key := range []string{"firstEnvKey0123456789abc", "laterEnvKey9876543210xyz"} {
+		t.Setenv("OPENAI_API_KEY", key)
+		c = chatcell.NewHistList(chatcell.WithName(fmt.Sprint("envkey", i)), chatcell.WithStateDir(dir), chatcell.WithQuiet())
+		_, err := c.Reply(context.Background(), "is this right: "+key)
+		if err == nil || !strings.Contains(err.Error(), "nothing was sent") {
+			t.Errorf("key %d: err = %v, want the request refused", i, err)
+		}
+		if n := connects.Load(); n != 0 {
+			t.Fatalf("key %d: %d connections to the API, want none", i, n)
+		}
+	}
+	// Without the key in it, the same chat does go out: the guard is what stopped the others.
+	if _, err := c.Reply(context.Background(), "hello"); err == nil || connects.Load() == 0 {
+		t.Errorf("a plain question did not reach the (refusing) proxy: %v, %d connections", err, connects.Load())
+	}
 }
