@@ -32,7 +32,11 @@ func TestServerThatStoresNothing(t *testing.T) {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	c := New(WithBaseURL(srv.URL+"/v1"), WithAPIKey(testKey), WithStateDir(t.TempDir()), WithQuiet())
+	// As a student's notebook finds the class gateway: from the Hub's environment, no key, no URL.
+	for k, v := range map[string]string{EnvGateway: srv.URL + "/v1", "JUPYTERHUB_API_TOKEN": "hub-token-0123456789", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", EnvGatewayToken: ""} {
+		t.Setenv(k, v)
+	}
+	c := New(WithStateDir(t.TempDir()), WithQuiet())
 	for _, q := range []string{"one", "two", "three"} {
 		if c.Ask(q) == "" {
 			t.Fatalf("Ask(%q): %v", q, c.Err())
