@@ -477,30 +477,36 @@ func TestRefusalHints(t *testing.T) {
 	})
 	notFound := func() fault { return apiError(404, "invalid_request_error", "", "Invalid URL (POST /v1/responses)") }
 	const responsesHint = "(this server may have no Responses API: for Chat Completions use NewHistList(WithBackend(completions.Backend{})))"
-	base := []chatcell.ConnOption{chatcell.WithBaseURL(srv.URL + "/v1"), chatcell.WithAPIKey("sk-test-faults-0123456789")}
+	// a server of one's own, as its users name it: OPENAI_BASE_URL and OPENAI_API_KEY
+	ownServer := func(t *testing.T) {
+		t.Setenv("OPENAI_BASE_URL", srv.URL+"/v1")
+		t.Setenv("OPENAI_API_KEY", "sk-test-faults-0123456789")
+	}
 	t.Run("no Responses API", func(t *testing.T) {
+		ownServer(t)
 		srv.script(notFound())
-		if err := hist(base[0], base[1]); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
+		if err := hist(); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
 			t.Errorf("ChatWithHistList: %v", err)
 		}
 		srv.script(notFound())
-		c := chatcell.New(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"), base[0], base[1])
+		c := chatcell.New(chatcell.WithStateDir(t.TempDir()), chatcell.WithQuiet(), chatcell.WithLanguage("en"))
 		c.Ask("hi")
 		if err := c.Err(); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
 			t.Errorf("Chat: %v", err)
 		}
 		srv.script(notFound())
-		if _, err := chatcell.CreateContext(context.Background(), "hi", base[0], base[1], chatcell.WithQuiet()); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
+		if _, err := chatcell.CreateContext(context.Background(), "hi", chatcell.WithQuiet()); err == nil || !strings.HasSuffix(err.Error(), responsesHint) {
 			t.Errorf("Create: %v", err)
 		}
 	})
 	t.Run("other 404s", func(t *testing.T) {
+		ownServer(t)
 		srv.script(apiError(404, "invalid_request_error", "model_not_found", "The model `gpt-9` does not exist or you do not have access to it."))
-		if err := hist(base[0], base[1]); err == nil || strings.Contains(err.Error(), "Responses API") {
+		if err := hist(); err == nil || strings.Contains(err.Error(), "Responses API") {
 			t.Errorf("a missing model: %v", err)
 		}
 		srv.script(apiError(404, "invalid_request_error", "", "Not found"))
-		if err := hist(base[0], base[1], chatcell.WithBackend(completions.Backend{})); err == nil || strings.Contains(err.Error(), "Responses API") {
+		if err := hist(chatcell.WithBackend(completions.Backend{})); err == nil || strings.Contains(err.Error(), "Responses API") {
 			t.Errorf("Chat Completions: %v", err)
 		}
 	})
