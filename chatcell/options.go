@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gonbchat/gonbchat/history"
+	"github.com/gonbchat/gonbchat/internal/kernelenv"
 	"github.com/gonbchat/gonbchat/keypool"
 	"github.com/gonbchat/gonbchat/llm"
 	"github.com/openai/openai-go/v3/option"
@@ -170,10 +169,7 @@ func (c *config) stateDir() string {
 	if c.stateDirSet {
 		return c.stateDirPath
 	}
-	if d := os.Getenv("GONB_TMP_DIR"); d != "" {
-		return filepath.Join(d, ".gonbchat")
-	}
-	return ""
+	return kernelenv.StateDir()
 }
 
 // instructionsFor decides the instructions of a request: what WithInstructions gave, else the

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonbchat/gonbchat/internal/kernelenv"
 	"github.com/gonbchat/gonbchat/internal/secret"
 )
 
@@ -235,8 +236,8 @@ func New(keys []string, opts ...Option) (*Pool, error) {
 // kernelStateDir is where pools keep their state by default inside a GoNB kernel:
 // $GONB_TMP_DIR/.gonbchat/keypool (beside the chats' state), or "" outside a kernel.
 func kernelStateDir() string {
-	if d := os.Getenv("GONB_TMP_DIR"); d != "" {
-		return filepath.Join(d, ".gonbchat", "keypool")
+	if d := kernelenv.StateDir(); d != "" {
+		return filepath.Join(d, "keypool")
 	}
 	return ""
 }

@@ -180,9 +180,9 @@ func launch(ctx context.Context, p persona.Persona, m Model, env launchEnv, opts
 		// The bubble shows a model's errors; the cell's stderr gets only the server's own.
 		base = append(base, WithFrameAncestors(frameOrigins...),
 			WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-		if d := env.getenv("GONB_TMP_DIR"); d != "" {
+		if d := kernelenv.StateDirFrom(env.getenv); d != "" {
 			sum := sha256.Sum256([]byte(p.Title))
-			base = append(base, WithStateDir(filepath.Join(d, ".gonbchat", "webchat", hex.EncodeToString(sum[:8]))))
+			base = append(base, WithStateDir(filepath.Join(d, "webchat", hex.EncodeToString(sum[:8]))))
 		}
 	}
 	s, err := New(p, m, append(base, opts...)...)

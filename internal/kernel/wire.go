@@ -29,6 +29,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/gonbchat/gonbchat/internal/kernelenv"
 )
 
 // Protocol is the version of the wire format; a helper refuses a cell of another version.
@@ -138,13 +140,7 @@ type StrategyData struct {
 }
 
 // Dir is the kernel's gonbchat directory ($GONB_TMP_DIR/.gonbchat), "" outside a GoNB kernel.
-func Dir() string {
-	d := os.Getenv("GONB_TMP_DIR")
-	if d == "" {
-		return ""
-	}
-	return filepath.Join(d, ".gonbchat")
-}
+func Dir() string { return kernelenv.StateDir() }
 
 // SocketPath is where the helper of the kernel whose directory is dir listens. A unix socket path
 // is short (108 bytes): a long directory gets a socket in the system's temporary directory.

@@ -9,6 +9,7 @@ package kernelenv
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 )
@@ -102,4 +103,16 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// StateDir is where gonbchat keeps a GoNB kernel's state ($GONB_TMP_DIR/.gonbchat: chats, key
+// pools, pages, the kernel-mode helper's socket), "" outside a kernel.
+func StateDir() string { return StateDirFrom(os.Getenv) }
+
+// StateDirFrom is StateDir with the environment read through getenv.
+func StateDirFrom(getenv func(string) string) string {
+	if d := getenv("GONB_TMP_DIR"); d != "" {
+		return filepath.Join(d, ".gonbchat")
+	}
+	return ""
 }
